@@ -1,0 +1,153 @@
+"""The ``deltaprop`` command: thin wrappers that parse, call the public API and print.
+
+Exit codes: 0 on success, 2 on bad usage or bad input (one clear line on stderr, no
+traceback), 1 on anything else (one line; set ``DELTAPROP_DEBUG=1`` for the traceback).
+Every subcommand has ``--json`` for machine-readable output on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+
+app = typer.Typer(
+    name="deltaprop",
+    help="Back-propagation in matrix form, exactly as derived on paper.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+console = Console()
+
+
+class UserError(Exception):
+    """A mistake in the user's input: reported as one line on stderr with exit code 2."""
+
+
+def emit_json(obj: Any) -> None:
+    """Print ``obj`` as JSON on stdout (the ``--json`` output of every command)."""
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def parse_int_list(text: str, option: str, minimum: int = 1) -> list[int]:
+    """``"4,8,8,2"`` -> ``[4, 8, 8, 2]``, with an error naming ``option`` otherwise."""
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise UserError(
+            f"{option} must be comma-separated integers like 4,8,8,2; got {text!r}"
+        ) from None
+    if not values:
+        raise UserError(f"{option} must list at least one integer; got {text!r}")
+    for v in values:
+        if v < minimum:
+            raise UserError(f"{option} values must be >= {minimum}; got {v} in {text!r}")
+    return values
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"deltaprop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Show the version and exit.", callback=_version_callback,
+        is_eager=True,
+    ),
+) -> None:
+    """Back-propagation in matrix form, exactly as derived on paper."""
+
+
+@app.command("gradcheck")
+def gradcheck_command(
+    layers: str = typer.Option("4,8,8,2", help="Layer widths n_0,...,n_L."),
+    hidden: str = typer.Option("relu", help="Hidden activation."),
+    output: str = typer.Option("identity", help="Output activation."),
+    loss: str = typer.Option("mse", help="Cost."),
+    batch: int = typer.Option(16, help="Samples m in the random batch."),
+    seed: int = typer.Option(0, help="Seed for the weights and the data."),
+    eps: float = typer.Option(1e-5, help="Central-difference step."),
+    tol: float = typer.Option(1e-6, help="Largest relative error that passes."),
+    mode: str = typer.Option("full", help="full (every parameter) or directional (fast)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Check back-propagation against central differences on a random network and batch."""
+    import numpy as np
+
+    from .gradcheck import gradcheck
+    from .network import Network
+
+    sizes = parse_int_list(layers, "--layers")
+    if len(sizes) < 2:
+        raise UserError(f"--layers needs at least an input and an output width; got {layers!r}")
+    if batch < 1:
+        raise UserError(f"--batch must be >= 1; got {batch}")
+    if seed < 0:
+        raise UserError(f"--seed must be >= 0; got {seed}")
+    net = Network(sizes, hidden=hidden, output=output, loss=loss, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    X = rng.standard_normal((sizes[0], batch))
+    Y = rng.standard_normal((sizes[-1], batch))
+    report = gradcheck(net, X, Y, eps=eps, tol=tol, mode=mode)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        table = Table(title=f"gradcheck {net!r}, m = {batch}, eps = {eps:g}, mode = {mode}")
+        table.add_column("layer", justify="right")
+        table.add_column("max rel. error dW", justify="right")
+        table.add_column("max rel. error db", justify="right")
+        table.add_column("checked", justify="right")
+        for r in report.layers:
+            table.add_row(
+                str(r.layer), f"{r.max_rel_error_W:.2e}", f"{r.max_rel_error_b:.2e}",
+                str(r.n_checked),
+            )
+        console.print(table)
+        verdict = "[green]ok[/green]" if report.ok else "[red]FAILED[/red]"
+        console.print(f"max relative error {report.max_rel_error:.3e} (tol {tol:g}): {verdict}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"deltaprop: error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``deltaprop`` console script and ``python -m deltaprop``."""
+    try:
+        code = app(args=argv, prog_name="deltaprop", standalone_mode=False)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        _fail("aborted", 130)
+    except (UserError, ValueError, TypeError, FileNotFoundError, IsADirectoryError) as e:
+        if os.environ.get("DELTAPROP_DEBUG"):
+            raise
+        _fail(str(e), 2)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as e:
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            # click's usage errors (typer may vendor click, so matched by shape): exit 2
+            _fail(e.format_message(), 2 if e.exit_code == 2 else e.exit_code)
+        if os.environ.get("DELTAPROP_DEBUG"):
+            raise
+        _fail(f"{type(e).__name__}: {e} (set DELTAPROP_DEBUG=1 for the traceback)", 1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,462 @@
+r"""The network: parameters, the forward pass, and back-propagation in matrix form.
+
+Notation (the code uses the same names; samples are **columns**):
+
+============================  =========================================  ================
+math                          meaning                                    shape
+============================  =========================================  ================
+:math:`L`                     number of layers with weights (``net.L``)
+:math:`n_l`                   units in layer l (``net.sizes[l]``)
+:math:`m`                     samples in the batch
+:math:`A^{[0]} = X`           input                                      (n_0, m)
+:math:`W^{[l]}`               weights of layer l (``net.W[l]``)          (n_l, n_{l-1})
+:math:`b^{[l]}`               bias of layer l (``net.b[l]``)             (n_l, 1)
+:math:`Z^{[l]}`               :math:`W^{[l]} A^{[l-1]} + b^{[l]}`        (n_l, m)
+:math:`A^{[l]}`               :math:`g^{[l]}(Z^{[l]})`                   (n_l, m)
+:math:`\delta^{[l]}`          :math:`\partial J/\partial Z^{[l]}`        (n_l, m)
+============================  =========================================  ================
+
+Layers are numbered 1..L as in the math: ``net.W[1]`` is :math:`W^{[1]}`; index 0 is not a
+layer (:math:`A^{[0]}` is the input) and raises ``IndexError``.
+
+The equations (derivation: ``docs/derivation.md``):
+
+* forward:   :math:`Z^{[l]} = W^{[l]} A^{[l-1]} + b^{[l]},\ A^{[l]} = g^{[l]}(Z^{[l]})`
+* **(ii)**   :math:`\delta^{[L]} = J'(A^{[L]}) \odot g^{[L]\prime}(Z^{[L]})`
+* **(i)**    :math:`\delta^{[l]} = g^{[l]\prime}(Z^{[l]}) \odot (W^{[l+1]T} \delta^{[l+1]})`,
+  l = L−1..1
+* gradients: :math:`\partial J/\partial W^{[l]} = \delta^{[l]} A^{[l-1]T}`,
+  :math:`\partial J/\partial b^{[l]} = \delta^{[l]} 1_m`
+* L2 penalty :math:`(\alpha/2)\sum_l \lVert W^{[l]}\rVert_F^2` adds :math:`\alpha W^{[l]}`
+  to :math:`\partial J/\partial W^{[l]}`.
+
+See :meth:`Network.backward`: equation (ii), then one loop of equation (i).
+
+Example
+-------
+>>> import numpy as np
+>>> import deltaprop as dp
+>>> net = dp.Network([3, 5, 1], seed=0)          # ReLU hidden, identity output, MSE
+>>> X = np.random.default_rng(0).normal(size=(3, 8))   # 8 samples as columns
+>>> Y = np.ones((1, 8))
+>>> net.forward(X).shape
+(1, 8)
+>>> J, dW, db = net.gradients(X, Y)
+>>> dW[1].shape == net.W[1].shape, db[2].shape == net.b[2].shape
+(True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _array
+from .activations import Activation, get_activation
+from .init import initial_parameters
+from .losses import OUTPUT_DELTA_SHORTCUTS, Loss, get_loss
+
+
+class Layers(Sequence):
+    """A list numbered like the math: ``layers[1]`` .. ``layers[L]``; there is no layer 0.
+
+    Negative indices count from the end (``layers[-1]`` is layer L). Iteration yields
+    layers 1..L in order. Assignment goes through ``validate(l, value)`` when one is given.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Any],
+        name: str,
+        validate: Callable[[int, Any], Any] | None = None,
+    ) -> None:
+        self._items = list(items)
+        self._name = name
+        self._validate = validate
+
+    def _position(self, l: Any) -> int:
+        L = len(self._items)
+        if isinstance(l, slice) or not isinstance(l, (int, np.integer)) or isinstance(l, bool):
+            raise TypeError(f"{self._name}[...] takes a layer number 1..{L}; got {l!r}")
+        if l == 0:
+            raise IndexError(
+                f"{self._name}[0] does not exist: layers are numbered 1..{L} as in the math "
+                f"({self._name}[1] is the first layer; A[0] = X is the input, not a layer)"
+            )
+        if 1 <= l <= L:
+            return int(l) - 1
+        if -L <= l < 0:
+            return L + int(l)
+        raise IndexError(f"{self._name}[{l}] does not exist: layers are numbered 1..{L}")
+
+    def __getitem__(self, l: Any) -> Any:  # type: ignore[override]
+        return self._items[self._position(l)]
+
+    def __setitem__(self, l: Any, value: Any) -> None:
+        pos = self._position(l)
+        if self._validate is not None:
+            value = self._validate(pos + 1, value)
+        self._items[pos] = value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        return f"Layers({self._name}[1..{len(self._items)}])"
+
+
+def _validate_sizes(sizes: Any) -> list[int]:
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise TypeError(
+            f"sizes must be a sequence of layer widths [n_0, ..., n_L]; got {sizes!r}"
+        ) from None
+    if len(sizes) < 2:
+        raise ValueError(
+            f"sizes must list at least the input and output widths [n_0, ..., n_L]; got {sizes!r}"
+        )
+    for l, n in enumerate(sizes):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"sizes[{l}] must be an integer >= 1; got {n!r}")
+        if n < 1:
+            raise ValueError(f"sizes[{l}] must be >= 1 (units in layer {l}); got {n}")
+    return [int(n) for n in sizes]
+
+
+class Network:
+    """A fully-connected feed-forward network trained by back-propagation in matrix form.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths ``[n_0, n_1, ..., n_L]``; ``n_0`` is the number of input features.
+    hidden : str, Activation or (g, g_prime), default "relu"
+        Activation :math:`g^{[l]}` of the hidden layers 1..L−1.
+    output : str, Activation or (g, g_prime), default "identity"
+        Activation :math:`g^{[L]}` of the output layer.
+    loss : str, Loss or (J, J_prime), default "mse"
+        The cost :math:`J`.
+    seed : None, int or numpy.random.Generator, default 0
+        Seeds the initial weights (He for ReLU-family layers, Glorot otherwise; zero biases).
+    dtype : {"float64", "float32"}, default "float64"
+        dtype of every parameter, kept through training.
+    backend : {"numpy", "torch", "cupy", "array_api_strict"}, default "numpy"
+    device : optional
+        Device for backends that have several (``"cuda"`` for torch).
+    alpha : float, default 0
+        L2 penalty :math:`(\\alpha/2)\\sum_l \\lVert W^{[l]}\\rVert_F^2` added to the cost.
+
+    Attributes
+    ----------
+    L : int
+        Number of layers with weights.
+    sizes : list of int
+        ``[n_0, ..., n_L]``.
+    W, b : Layers
+        ``W[l]`` of shape ``(n_l, n_{l-1})`` and ``b[l]`` of shape ``(n_l, 1)``, l = 1..L.
+    g : Layers
+        ``g[l]`` the :class:`~deltaprop.activations.Activation` of layer l.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        hidden: Any = "relu",
+        output: Any = "identity",
+        loss: Any = "mse",
+        seed: Any = 0,
+        dtype: Any = "float64",
+        backend: str = "numpy",
+        device: Any = None,
+        alpha: float = 0.0,
+    ) -> None:
+        self.sizes = _validate_sizes(sizes)
+        self.L = len(self.sizes) - 1
+        self.hidden = get_activation(hidden, param="hidden")
+        self.output = get_activation(output, param="output")
+        self.loss = get_loss(loss)
+        self.alpha = _validate_alpha(alpha)
+        self.backend = backend
+        self.xp = _array.backend_namespace(backend)
+        self.dtype = _array.resolve_dtype(self.xp, dtype)
+        self.device = device
+        self.g = Layers([self.hidden] * (self.L - 1) + [self.output], "g")
+        W0, b0 = initial_parameters(self.sizes, [a.name for a in self.g], seed)
+        self.W = Layers([self._asarray(w) for w in W0], "W", self._check_W)
+        self.b = Layers([self._asarray(v) for v in b0], "b", self._check_b)
+
+    # --- the forward pass ------------------------------------------------------------------
+
+    def forward(self, X: Any) -> Any:
+        """The output :math:`A^{[L]}` for input ``X`` of shape ``(n_0, m)``; shape ``(n_L, m)``."""
+        X = self._check_X(X)
+        A = X
+        for W, b, g in zip(self.W, self.b, self.g):
+            A = g.g(W @ A + b)  # Z^[l] = W^[l] A^[l-1] + b^[l];  A^[l] = g^[l](Z^[l])
+        return A
+
+    __call__ = forward
+
+    def forward_pass(self, X: Any) -> tuple[list[Any], list[Any]]:
+        """The forward pass keeping every :math:`Z^{[l]}` and :math:`A^{[l]}`.
+
+        Parameters
+        ----------
+        X : array of shape (n_0, m)
+
+        Returns
+        -------
+        Z, A : lists of length L + 1
+            ``Z[l]``, ``A[l]`` of shape ``(n_l, m)`` for l = 1..L; ``A[0] = X``, ``Z[0] = None``.
+        """
+        return self._forward_pass(self._check_X(X))
+
+    def _forward_pass(self, X: Any) -> tuple[list[Any], list[Any]]:
+        W, b, g = self.W, self.b, self.g
+        Z: list[Any] = [None] * (self.L + 1)
+        A: list[Any] = [X] + [None] * self.L
+        for l in range(1, self.L + 1):
+            Z[l] = W[l] @ A[l - 1] + b[l]  # Z^[l] = W^[l] A^[l-1] + b^[l]
+            A[l] = g[l].g(Z[l])  # A^[l] = g^[l](Z^[l])
+        return Z, A
+
+    # --- back-propagation ------------------------------------------------------------------
+
+    def output_delta(self, Z_L: Any, A_L: Any, Y: Any) -> Any:
+        """Equation (ii): :math:`\\delta^{[L]} = J'(A^{[L]}) \\odot g^{[L]\\prime}(Z^{[L]})`.
+
+        Where the output activation and the cost have a registered simplification
+        (:data:`deltaprop.losses.OUTPUT_DELTA_SHORTCUTS`, each proven equal by a test) it is
+        used; an activation that is not element-wise (softmax) applies its Jacobian's transpose
+        column by column instead of the element-wise product.
+        """
+        shortcut = OUTPUT_DELTA_SHORTCUTS.get((self.output, self.loss))
+        if shortcut is not None:
+            return shortcut(A_L, Y)
+        if not self.output.elementwise:
+            return self.output.vjp(Z_L, A_L, self.loss.J_prime(A_L, Y))
+        return self.loss.J_prime(A_L, Y) * self.output.g_prime(Z_L)  # (ii)
+
+    def backward(self, Z: list[Any], A: list[Any], Y: Any) -> tuple[list[Any], Layers, Layers]:
+        """Back-propagation: equation (ii), then equation (i) for l = L−1..1, then the gradients.
+
+        Parameters
+        ----------
+        Z, A : lists from :meth:`forward_pass`
+        Y : array of shape (n_L, m)
+
+        Returns
+        -------
+        delta : list of length L + 1
+            ``delta[l]`` = :math:`\\delta^{[l]} = \\partial J/\\partial Z^{[l]}`,
+            shape ``(n_l, m)``.
+        dW, db : Layers
+            :math:`\\partial J/\\partial W^{[l]}` and :math:`\\partial J/\\partial b^{[l]}`,
+            indexed 1..L like ``W`` and ``b``.
+        """
+        xp, L, W, g = self.xp, self.L, self.W, self.g
+        delta: list[Any] = [None] * (L + 1)
+
+        # (ii) output layer: δ^[L] = J'(A^[L]) ⊙ g^[L]'(Z^[L])
+        delta[L] = self.output_delta(Z[L], A[L], Y)
+
+        # (i) hidden layers: δ^[l] = g^[l]'(Z^[l]) ⊙ (W^[l+1]ᵀ δ^[l+1]),  l = L-1, ..., 1
+        for l in range(L - 1, 0, -1):
+            delta[l] = g[l].g_prime(Z[l]) * (W[l + 1].T @ delta[l + 1])
+
+        dW = [delta[l] @ A[l - 1].T for l in range(1, L + 1)]  # ∂J/∂W^[l] = δ^[l] (A^[l-1])ᵀ
+        db = [xp.sum(delta[l], axis=1, keepdims=True) for l in range(1, L + 1)]  # = δ^[l] 1_m
+        if self.alpha:
+            dW = [dW_l + self.alpha * W_l for dW_l, W_l in zip(dW, W)]  # + α W^[l] (L2)
+        return delta, Layers(dW, "dW"), Layers(db, "db")
+
+    def cost(self, X: Any, Y: Any) -> float:
+        """The cost :math:`J` (with the L2 penalty when ``alpha > 0``) as a Python float."""
+        X, Y = self._check_XY(X, Y)
+        _, A = self._forward_pass(X)
+        return _array.item(self._cost(A[self.L], Y))
+
+    def _cost(self, A_L: Any, Y: Any) -> Any:
+        J = self.loss.J(A_L, Y)
+        if self.alpha:
+            xp = self.xp
+            J = J + (self.alpha / 2) * sum(xp.sum(W_l * W_l) for W_l in self.W)
+        return J
+
+    def gradients(self, X: Any, Y: Any) -> tuple[float, Layers, Layers]:
+        """The cost and its gradients for a batch.
+
+        Parameters
+        ----------
+        X : array of shape (n_0, m)
+            Inputs, samples as columns.
+        Y : array of shape (n_L, m)
+            Targets, samples as columns.
+
+        Returns
+        -------
+        J : float
+            The cost (with the L2 penalty when ``alpha > 0``).
+        dW, db : Layers
+            ``dW[l]`` = :math:`\\partial J/\\partial W^{[l]}` of shape ``(n_l, n_{l-1})`` and
+            ``db[l]`` = :math:`\\partial J/\\partial b^{[l]}` of shape ``(n_l, 1)``, l = 1..L.
+        """
+        X, Y = self._check_XY(X, Y)
+        J, dW, db = self._gradients(X, Y)
+        return _array.item(J), dW, db
+
+    def _gradients(self, X: Any, Y: Any) -> tuple[Any, Layers, Layers]:
+        """:meth:`gradients` without input validation; ``J`` stays an array (no device sync)."""
+        Z, A = self._forward_pass(X)
+        _, dW, db = self.backward(Z, A, Y)
+        return self._cost(A[self.L], Y), dW, db
+
+    # --- conversion ------------------------------------------------------------------------
+
+    def to(self, backend: str | None = None, device: Any = None, dtype: Any = None) -> Network:
+        """A copy of this network on another backend, device and/or dtype.
+
+        The parameters are copied (through host memory); the original is unchanged.
+        """
+        net = object.__new__(Network)
+        net.__dict__.update(self.__dict__)
+        net.backend = self.backend if backend is None else backend
+        net.xp = _array.backend_namespace(net.backend)
+        net.device = device if backend is not None or device is not None else self.device
+        name = _array.dtype_name(self.dtype if dtype is None else dtype)
+        net.dtype = _array.resolve_dtype(net.xp, name)
+        net.W = Layers([net._asarray(_array.to_numpy(w)) for w in self.W], "W", net._check_W)
+        net.b = Layers([net._asarray(_array.to_numpy(v)) for v in self.b], "b", net._check_b)
+        return net
+
+    def astype(self, dtype: Any) -> Network:
+        """A copy with every parameter in ``dtype`` ("float32" or "float64")."""
+        return self.to(self.backend, self.device, dtype)
+
+    def copy(self) -> Network:
+        """An independent copy (same backend, device and dtype)."""
+        return self.to(self.backend, self.device, self.dtype)
+
+    @property
+    def dtype_name(self) -> str:
+        """``"float32"`` or ``"float64"``."""
+        return _array.dtype_name(self.dtype)
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of scalar parameters: Σ_l n_l (n_{l-1} + 1)."""
+        return sum(self.sizes[l] * (self.sizes[l - 1] + 1) for l in range(1, self.L + 1))
+
+    def __repr__(self) -> str:
+        return (
+            f"Network({self.sizes}, hidden={self.hidden.name!r}, output={self.output.name!r}, "
+            f"loss={self.loss.name!r}, dtype={self.dtype_name!r}, backend={self.backend!r})"
+        )
+
+    # --- validation (user input gets ValueError/TypeError naming the parameter) -------------
+
+    def _asarray(self, x: Any) -> Any:
+        return _array.from_numpy(self.xp, np.asarray(x), dtype=self.dtype, device=self.device)
+
+    def _convert(self, x: Any, name: str) -> Any:
+        """``x`` as an array of this network's namespace; floats of another dtype are refused."""
+        xp = self.xp
+        try:
+            same_backend = _array.namespace(x) is xp or _array.backend_name(
+                _array.namespace(x)
+            ) == self.backend
+        except TypeError:
+            same_backend = False
+        if same_backend:
+            if _array.is_floating(xp, x.dtype):
+                if x.dtype != self.dtype:
+                    raise TypeError(
+                        f"{name} has dtype {_array.dtype_name(x.dtype)} but the network's dtype "
+                        f"is {self.dtype_name}: convert {name} (or the network, net.astype(...))"
+                    )
+                return x
+            if xp.isdtype(x.dtype, ("integral", "bool")):
+                return xp.astype(x, self.dtype)
+            raise TypeError(f"{name} must hold real numbers; got dtype {x.dtype}")
+        try:
+            host = np.asarray(_array.to_numpy(x) if hasattr(x, "shape") else x)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{name} must be an array of numbers; got {type(x).__name__}") from e
+        if host.dtype.kind == "f" and host.dtype != np.dtype(self.dtype_name):
+            raise TypeError(
+                f"{name} has dtype {host.dtype} but the network's dtype is {self.dtype_name}: "
+                f"convert {name} (or the network, net.astype(...))"
+            )
+        if host.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must hold real numbers; got dtype {host.dtype}")
+        return self._asarray(host)
+
+    def _check_2d(self, x: Any, name: str, rows: int, rows_name: str, m: int | None) -> Any:
+        x = self._convert(x, name)
+        if x.ndim != 2:
+            hint = f"; for one sample use {name}.reshape(-1, 1)" if x.ndim == 1 else ""
+            raise ValueError(
+                f"{name} must be 2-D of shape ({rows_name}, m) = ({rows}, m), samples as "
+                f"columns; got shape {tuple(x.shape)}{hint}"
+            )
+        if x.shape[0] != rows:
+            hint = ""
+            if x.shape[1] == rows:
+                hint = f" (it looks like samples are rows: pass {name}.T)"
+            raise ValueError(
+                f"{name} must have {rows_name} = {rows} rows (samples are columns); "
+                f"got shape {tuple(x.shape)}{hint}"
+            )
+        if m is not None and x.shape[1] != m:
+            raise ValueError(
+                f"{name} must have one column per sample of X (m = {m}); "
+                f"got shape {tuple(x.shape)}"
+            )
+        if x.shape[1] < 1:
+            raise ValueError(f"{name} must hold at least one sample (column); got shape {x.shape}")
+        xp = self.xp
+        if not bool(xp.all(xp.isfinite(x))):
+            bad = np.argwhere(~np.isfinite(_array.to_numpy(x)))[0]
+            raise ValueError(
+                f"{name} must be finite; found a NaN or infinity at row {bad[0]}, column {bad[1]}"
+            )
+        return x
+
+    def _check_X(self, X: Any) -> Any:
+        return self._check_2d(X, "X", self.sizes[0], "n_0", None)
+
+    def _check_XY(self, X: Any, Y: Any) -> tuple[Any, Any]:
+        X = self._check_X(X)
+        Y = self._check_2d(Y, "Y", self.sizes[-1], "n_L", X.shape[1])
+        return X, Y
+
+    def _check_param(self, l: int, value: Any, name: str, shape: tuple[int, int]) -> Any:
+        value = self._convert(value, f"{name}[{l}]")
+        if tuple(value.shape) != shape:
+            raise ValueError(f"{name}[{l}] must have shape {shape}; got {tuple(value.shape)}")
+        return value
+
+    def _check_W(self, l: int, value: Any) -> Any:
+        return self._check_param(l, value, "W", (self.sizes[l], self.sizes[l - 1]))
+
+    def _check_b(self, l: int, value: Any) -> Any:
+        return self._check_param(l, value, "b", (self.sizes[l], 1))
+
+
+def _validate_alpha(alpha: Any) -> float:
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise TypeError(f"alpha must be a number >= 0; got {alpha!r}") from None
+    if not value >= 0.0 or value == float("inf"):
+        raise ValueError(f"alpha must be a finite number >= 0; got {alpha!r}")
+    return value
+
+
+__all__ = ["Activation", "Layers", "Loss", "Network"]
