@@ -18,20 +18,57 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import importlib
+from typing import Any
+
 from . import activations, losses
 from .activations import Activation
 from .gradcheck import GradcheckReport, gradcheck
 from .losses import Loss
 from .network import Layers, Network
 
+# Public names whose modules pull in heavier dependencies (scikit-learn, safetensors, Dask)
+# are imported on first use.
+_LAZY = {
+    "save": ("io", "save"),
+    "load": ("io", "load"),
+    "fit": ("training", "fit"),
+    "DeltaPropRegressor": ("estimator", "DeltaPropRegressor"),
+    "DeltaPropClassifier": ("estimator", "DeltaPropClassifier"),
+    "distributed": ("distributed", None),
+    "graph": ("graph", None),
+    "optim": ("optim", None),
+    "training": ("training", None),
+    "data": ("data", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(f".{module_name}", __name__)
+        return module if attr is None else getattr(module, attr)
+    raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")
+
+
 __all__ = [
     "Activation",
+    "DeltaPropClassifier",
+    "DeltaPropRegressor",
     "GradcheckReport",
     "Layers",
     "Loss",
     "Network",
     "__version__",
     "activations",
+    "data",
+    "distributed",
+    "fit",
     "gradcheck",
+    "graph",
+    "load",
     "losses",
+    "optim",
+    "save",
+    "training",
 ]

@@ -123,6 +123,19 @@ def gradcheck_command(
         raise typer.Exit(1)
 
 
+# --- train / predict / evaluate (issue 4) -------------------------------------------------------
+# [cli:train]
+
+# --- blowup (issue 3) ---------------------------------------------------------------------------
+# [cli:blowup]
+
+# --- derive (issue 5) ---------------------------------------------------------------------------
+# [cli:derive]
+
+# --- bench (issue 6) ----------------------------------------------------------------------------
+# [cli:bench]
+
+
 def _fail(message: str, code: int) -> None:
     sys.stderr.write(f"deltaprop: error: {message}\n")
     sys.stderr.flush()
