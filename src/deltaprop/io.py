@@ -1,0 +1,527 @@
+"""Model files and checkpoints: safetensors for the arrays, JSON for everything else.
+
+A model file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file: the tensors
+``W.1``, ``b.1``, ..., ``W.L``, ``b.L`` (``W.l`` of shape ``(n_l, n_{l-1})``, ``b.l`` of shape
+``(n_l, 1)``, in the network's dtype) and, in the header's ``__metadata__`` under the key
+``"deltaprop"``, one JSON object describing the network: layer sizes, activation names and
+parameters, loss, L2 ``alpha``, dtype, backend, the input/target standardisation, feature and
+target names, the deltaprop version and the file format version (:data:`FORMAT_VERSION`).
+
+Safety: nothing here unpickles or evaluates anything. Reading parses the header, checks every
+metadata field, every tensor name, shape and dtype, and raises ``ValueError`` naming the file
+and the problem for anything unexpected: random bytes, a truncated file, a pickle under a
+``.safetensors`` name, a missing or malformed field, a file from a newer format version.
+Writing is atomic: the bytes go to a temporary file in the same folder, are flushed to disk
+(``fsync``) and then renamed over the target (``os.replace``), so an existing file is either
+left whole or replaced whole, never half-written.
+
+A tour:
+
+* :func:`save` / :func:`load` — a :class:`~deltaprop.network.Network` to a file and back,
+  bit for bit.
+* :func:`load_model` — the network with what prediction needs: the
+  :class:`~deltaprop.data.Standardization` and the feature and target names, as a
+  :class:`Model` whose :meth:`Model.predict` works in the data's own units.
+* :func:`save_checkpoint` / :func:`load_checkpoint` — a model plus the training state
+  (``TrainState.to_arrays()``, stored as tensors ``state.<name>`` and JSON) and the run's
+  settings, so that training can resume exactly where it stopped.
+
+Example
+-------
+>>> import tempfile, pathlib
+>>> import numpy as np
+>>> import deltaprop as dp
+>>> net = dp.Network([3, 4, 1], seed=0)
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "model.safetensors"
+>>> _ = dp.save(net, path)
+>>> net2 = dp.load(path)
+>>> all(np.array_equal(net.W[l], net2.W[l]) for l in range(1, net.L + 1))
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _array
+from .activations import ACTIVATIONS, Activation, get_activation
+from .data import Standardization
+from .losses import LOSSES
+from .network import Network
+
+FORMAT_VERSION = 1
+"""Version of the file layout written here; files with a larger number are refused."""
+
+MODEL_FORMAT = "deltaprop-model"
+CHECKPOINT_FORMAT = "deltaprop-checkpoint"
+
+_DTYPE_CODES = {"float32": "F32", "float64": "F64"}
+_MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
+
+_MODEL_FIELDS = {
+    "format", "format_version", "deltaprop_version", "sizes", "hidden", "output", "loss",
+    "alpha", "dtype", "backend", "standardization", "feature_names", "target_names", "user",
+}
+_CHECKPOINT_FIELDS = _MODEL_FIELDS | {"train_state", "settings"}
+
+
+@dataclass
+class Model:
+    """A network together with what prediction in the data's own units needs.
+
+    Attributes
+    ----------
+    net : Network
+    standardization : Standardization or None
+        Applied to inputs before :meth:`Network.forward` and undone on its outputs.
+    feature_names : list of str (length n_0) or None
+    target_names : list of str (length n_L) or None
+    metadata : dict
+        The user's own JSON metadata given to :func:`save`.
+    """
+
+    net: Network
+    standardization: Standardization | None = None
+    feature_names: list[str] | None = None
+    target_names: list[str] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions for raw inputs ``X`` of shape ``(n_0, m)``, as float64 ``(n_L, m)``."""
+        X = np.asarray(X, dtype=np.float64)
+        if self.standardization is not None:
+            if X.ndim != 2 or X.shape[0] != self.net.sizes[0]:
+                raise ValueError(
+                    f"X must have shape (n_0, m) = ({self.net.sizes[0]}, m), samples as "
+                    f"columns; got {X.shape}"
+                )
+            X = self.standardization.transform_X(X)
+        A_L = _array.to_numpy(self.net.forward(X.astype(self.net.dtype_name)))
+        A_L = np.asarray(A_L, dtype=np.float64)
+        if self.standardization is not None:
+            A_L = self.standardization.inverse_transform_Y(A_L)
+        return A_L
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns: the model, the training state and the settings."""
+
+    model: Model
+    state: Any
+    settings: dict[str, Any]
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def save(
+    net: Network,
+    path: str | Path,
+    *,
+    metadata: dict[str, Any] | None = None,
+    standardization: Standardization | None = None,
+    feature_names: list[str] | None = None,
+    target_names: list[str] | None = None,
+) -> Path:
+    """Write ``net`` to ``path`` as a safetensors model file (atomically); returns the path.
+
+    Parameters
+    ----------
+    net : Network
+        Any backend; the arrays are copied to host memory and stored in ``net``'s dtype.
+    path : str or Path
+        The file to write; its folder must exist. An existing file is replaced whole.
+    metadata : dict, optional
+        The user's own JSON-serialisable metadata, returned as ``Model.metadata``.
+    standardization : Standardization, optional
+        Input/target standardisation the network was trained with.
+    feature_names, target_names : list of str, optional
+        Column names of the inputs (length n_0) and targets (length n_L).
+    """
+    meta = _model_meta(net, MODEL_FORMAT, metadata, standardization, feature_names, target_names)
+    return _write(path, _net_tensors(net), meta)
+
+
+def save_checkpoint(
+    path: str | Path,
+    net: Network,
+    state: Any,
+    *,
+    settings: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    standardization: Standardization | None = None,
+    feature_names: list[str] | None = None,
+    target_names: list[str] | None = None,
+) -> Path:
+    """Write a checkpoint: the model as :func:`save` does, plus the training state and settings.
+
+    Parameters
+    ----------
+    state : TrainState
+        Anything with ``to_arrays() -> (dict[str, ndarray], dict)``; the arrays are stored as
+        tensors ``state.<name>``, the dict as JSON.
+    settings : dict, optional
+        The run's settings (JSON), returned by :func:`load_checkpoint` so a run can resume.
+    """
+    meta = _model_meta(net, CHECKPOINT_FORMAT, metadata, standardization, feature_names,
+                       target_names)
+    arrays, state_meta = state.to_arrays()
+    meta["train_state"] = _json_object(state_meta, "state.to_arrays() meta")
+    meta["settings"] = _json_object(settings or {}, "settings")
+    tensors = _net_tensors(net)
+    for name, value in arrays.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"state array names must be non-empty strings; got {name!r}")
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"state array {name!r} must be numeric; got dtype {value.dtype}")
+        tensors[f"state.{name}"] = np.ascontiguousarray(value)
+    return _write(path, tensors, meta)
+
+
+def _net_tensors(net: Network) -> dict[str, np.ndarray]:
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a deltaprop Network; got {type(net).__name__}")
+    tensors = {}
+    for l in range(1, net.L + 1):
+        tensors[f"W.{l}"] = np.ascontiguousarray(_array.to_numpy(net.W[l]))
+        tensors[f"b.{l}"] = np.ascontiguousarray(_array.to_numpy(net.b[l]))
+    return tensors
+
+
+def _model_meta(
+    net: Network,
+    kind: str,
+    metadata: dict[str, Any] | None,
+    standardization: Standardization | None,
+    feature_names: list[str] | None,
+    target_names: list[str] | None,
+) -> dict[str, Any]:
+    from . import __version__
+
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a deltaprop Network; got {type(net).__name__}")
+    n_0, n_L = net.sizes[0], net.sizes[-1]
+    if standardization is not None:
+        if not isinstance(standardization, Standardization):
+            raise TypeError(
+                f"standardization must be a Standardization; got {type(standardization).__name__}"
+            )
+        std = standardization.to_dict()
+        Standardization.from_dict(std, n_0, n_L)  # the same checks as loading
+    else:
+        std = None
+    return {
+        "format": kind,
+        "format_version": FORMAT_VERSION,
+        "deltaprop_version": __version__,
+        "sizes": list(net.sizes),
+        "hidden": _activation_meta(net.hidden, "hidden"),
+        "output": _activation_meta(net.output, "output"),
+        "loss": _loss_meta(net),
+        "alpha": float(net.alpha),
+        "dtype": net.dtype_name,
+        "backend": net.backend,
+        "standardization": std,
+        "feature_names": _check_names(feature_names, n_0, "feature_names"),
+        "target_names": _check_names(target_names, n_L, "target_names"),
+        "user": _json_object(metadata or {}, "metadata"),
+    }
+
+
+def _activation_meta(act: Activation, role: str) -> dict[str, Any]:
+    """Name and parameters, refused unless loading will rebuild this very activation."""
+    name, params = act.name, dict(act.params)
+    if ACTIVATIONS.get(name) is act:
+        return {"name": name, "params": params}
+    with contextlib.suppress(TypeError, ValueError):
+        rebuilt = get_activation(name, **params) if params else None
+        if rebuilt is not None and rebuilt.name == name and rebuilt.params == params:
+            return {"name": name, "params": params}
+    raise ValueError(
+        f"cannot save the {role} activation {name!r}: only registered activations can be "
+        f"stored (register it with deltaprop.activations.register_activation)"
+    )
+
+
+def _loss_meta(net: Network) -> str:
+    if LOSSES.get(net.loss.name) is not net.loss:
+        raise ValueError(
+            f"cannot save the loss {net.loss.name!r}: only registered losses can be stored "
+            f"(register it with deltaprop.losses.register_loss)"
+        )
+    return net.loss.name
+
+
+def _check_names(names: Any, n: int, param: str) -> list[str] | None:
+    if names is None:
+        return None
+    names = list(names)
+    if len(names) != n or not all(isinstance(s, str) for s in names):
+        raise ValueError(f"{param} must be a list of {n} strings; got {names!r}")
+    return names
+
+
+def _json_object(obj: Any, param: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise TypeError(f"{param} must be a dict; got {type(obj).__name__}")
+    try:
+        return json.loads(json.dumps(obj))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{param} must be JSON-serialisable: {e}") from None
+
+
+def _write(path: str | Path, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+    from safetensors.numpy import save as st_save
+
+    data = st_save(tensors, metadata={"deltaprop": json.dumps(meta)})
+    path = Path(path)
+    write_atomic(path, data)
+    return path
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is never seen half-written.
+
+    The bytes go to a new temporary file in the same folder (created with the usual
+    permissions, i.e. subject to the umask), are flushed and ``fsync``-ed, and the file is
+    renamed over ``path`` with ``os.replace`` (atomic on POSIX and Windows). On any error,
+    Ctrl-C included, the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError, AttributeError):  # make the rename itself durable (POSIX)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def load(path: str | Path, *, backend: str = "numpy", device: Any = None) -> Network:
+    """Read the network of a model file (or of a checkpoint) written by :func:`save`.
+
+    The result has the stored dtype and the given ``backend``/``device`` (NumPy by default,
+    whatever backend the network was saved from). Raises ``ValueError`` naming the file and
+    the problem for anything that is not a valid deltaprop file.
+    """
+    return load_model(path, backend=backend, device=device).net
+
+
+def load_model(path: str | Path, *, backend: str = "numpy", device: Any = None) -> Model:
+    """Read a model file (or a checkpoint's model) with its standardisation and names."""
+    meta, tensors = _read(Path(path), (MODEL_FORMAT, CHECKPOINT_FORMAT))
+    return _model(Path(path), meta, tensors, backend, device)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (NumPy backend)."""
+    from .training import TrainState
+
+    path = Path(path)
+    meta, tensors = _read(path, (CHECKPOINT_FORMAT,))
+    model = _model(path, meta, tensors, "numpy", None)
+    for key in ("train_state", "settings"):
+        if not isinstance(meta[key], dict):
+            raise _bad(path, f"field {key!r} must be a JSON object; got {meta[key]!r}")
+    arrays = {name[len("state."):]: a for name, a in tensors.items() if name.startswith("state.")}
+    try:
+        state = TrainState.from_arrays(arrays, meta["train_state"])
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise _bad(path, f"invalid training state: {e}") from None
+    return Checkpoint(model, state, meta["settings"])
+
+
+def _bad(path: Path, problem: str) -> ValueError:
+    return ValueError(f"cannot load {path}: {problem}")
+
+
+def _read(path: Path, formats: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The checked deltaprop metadata and the tensors of a safetensors file."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+
+    data = path.read_bytes()
+    # A pickle starts with 0x80 and a zip archive (torch.save) with "PK": named only once the
+    # bytes have failed to parse as safetensors, whose 8-byte header length may start alike.
+    kind = "a pickle" if data[:1] == b"\x80" else "a zip archive" if data[:2] == b"PK" else ""
+    hint = f" (it looks like {kind}; deltaprop never unpickles files)" if kind else ""
+    if len(data) < 8:
+        raise _bad(path, f"not a safetensors file (only {len(data)} bytes){hint}")
+    n = int.from_bytes(data[:8], "little")
+    if n > min(len(data) - 8, _MAX_HEADER):
+        raise _bad(path, f"not a safetensors file, or truncated (the header claims {n} bytes; "
+                         f"the file has {len(data)}){hint}")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _bad(path, f"not a safetensors file (its header is not JSON){hint}") from None
+    if not isinstance(header, dict):
+        raise _bad(path, "not a safetensors file (its header is not a JSON object)")
+    extra = header.get("__metadata__")
+    if not isinstance(extra, dict) or not isinstance(extra.get("deltaprop"), str):
+        raise _bad(path, "not a deltaprop file (the safetensors header has no 'deltaprop' "
+                         "metadata)")
+    try:
+        meta = json.loads(extra["deltaprop"])
+    except ValueError:
+        raise _bad(path, "the 'deltaprop' metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise _bad(path, "the 'deltaprop' metadata is not a JSON object")
+    _check_meta(path, meta, formats)
+    try:
+        tensors = st_load(data)
+    except SafetensorError as e:
+        raise _bad(path, f"corrupt or truncated safetensors data ({e})") from None
+    return meta, tensors
+
+
+def _check_meta(path: Path, meta: dict[str, Any], formats: tuple[str, ...]) -> None:
+    """Every field of the metadata, before any of it is used."""
+    kind = meta.get("format")
+    if kind not in (MODEL_FORMAT, CHECKPOINT_FORMAT):
+        raise _bad(path, f"field 'format' must be {MODEL_FORMAT!r} or {CHECKPOINT_FORMAT!r}; "
+                         f"got {kind!r}")
+    if kind not in formats:
+        raise _bad(path, f"this is a {kind} file; expected a {' or '.join(formats)} file")
+    version = meta.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise _bad(path, f"field 'format_version' must be an integer >= 1; got {version!r}")
+    if version > FORMAT_VERSION:
+        raise _bad(path, f"written by a newer deltaprop (format version {version}; this "
+                         f"deltaprop reads up to {FORMAT_VERSION}): upgrade deltaprop")
+    expected = _CHECKPOINT_FIELDS if kind == CHECKPOINT_FORMAT else _MODEL_FIELDS
+    missing, unknown = sorted(expected - set(meta)), sorted(set(meta) - expected)
+    if missing:
+        raise _bad(path, f"missing field(s) {', '.join(missing)} in the metadata")
+    if unknown:
+        raise _bad(path, f"unknown field(s) {', '.join(unknown)} in the metadata")
+
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            raise _bad(path, f"field {key!r} must be {what}; got {meta[key]!r}")
+
+    need(isinstance(meta["deltaprop_version"], str), "deltaprop_version", "a string")
+    sizes = meta["sizes"]
+    need(isinstance(sizes, list) and len(sizes) >= 2
+         and all(_is_int(n) and n >= 1 for n in sizes), "sizes",
+         "a list of at least two integers >= 1")
+    for key in ("hidden", "output"):
+        spec = meta[key]
+        need(isinstance(spec, dict) and set(spec) == {"name", "params"}
+             and isinstance(spec["name"], str) and isinstance(spec["params"], dict)
+             and all(isinstance(k, str) and _is_number(v) for k, v in spec["params"].items()),
+             key, 'an object {"name": str, "params": {str: number}}')
+    need(isinstance(meta["loss"], str), "loss", "a string")
+    need(_is_number(meta["alpha"]) and meta["alpha"] >= 0, "alpha", "a finite number >= 0")
+    need(meta["dtype"] in _DTYPE_CODES, "dtype", f"one of {', '.join(_DTYPE_CODES)}")
+    need(isinstance(meta["backend"], str), "backend", "a string")
+    for key, n in (("feature_names", sizes[0]), ("target_names", sizes[-1])):
+        names = meta[key]
+        need(names is None or (isinstance(names, list) and len(names) == n
+                               and all(isinstance(s, str) for s in names)),
+             key, f"null or a list of {n} strings")
+    need(meta["standardization"] is None or isinstance(meta["standardization"], dict),
+         "standardization", "null or an object")
+    need(isinstance(meta["user"], dict), "user", "an object")
+
+
+def _model(
+    path: Path, meta: dict[str, Any], tensors: dict[str, np.ndarray], backend: str, device: Any
+) -> Model:
+    sizes, dtype = meta["sizes"], meta["dtype"]
+    L = len(sizes) - 1
+    expected = {f"{p}.{l}" for l in range(1, L + 1) for p in ("W", "b")}
+    names = set(tensors)
+    if meta["format"] == CHECKPOINT_FORMAT:
+        names = {t for t in names if not t.startswith("state.")}
+    if names - expected:
+        raise _bad(path, f"unexpected tensor(s) {', '.join(sorted(names - expected))}")
+    if expected - names:
+        raise _bad(path, f"missing tensor(s) {', '.join(sorted(expected - names))}")
+    for l in range(1, L + 1):
+        for p, shape in (("W", (sizes[l], sizes[l - 1])), ("b", (sizes[l], 1))):
+            a = tensors[f"{p}.{l}"]
+            if a.shape != shape:
+                raise _bad(path, f"tensor {p}.{l} must have shape {shape} (sizes {sizes}); "
+                                 f"got {a.shape}")
+            if a.dtype != np.dtype(dtype):
+                raise _bad(path, f"tensor {p}.{l} must have dtype {dtype} as the metadata "
+                                 f"says; got {a.dtype}")
+            if not np.isfinite(a).all():
+                raise _bad(path, f"tensor {p}.{l} holds NaN or infinite values")
+    try:
+        hidden = _activation(meta["hidden"])
+        output = _activation(meta["output"])
+        if meta["loss"] not in LOSSES:
+            raise ValueError(f"unknown loss {meta['loss']!r}; known losses: "
+                             f"{', '.join(sorted(LOSSES))}")
+        std = meta["standardization"]
+        std = None if std is None else Standardization.from_dict(std, sizes[0], sizes[-1])
+    except (TypeError, ValueError) as e:
+        raise _bad(path, str(e)) from None
+    net = Network(sizes, hidden=hidden, output=output, loss=meta["loss"], dtype=dtype,
+                  alpha=meta["alpha"], backend=backend, device=device)
+    for l in range(1, L + 1):
+        net.W[l] = tensors[f"W.{l}"]
+        net.b[l] = tensors[f"b.{l}"]
+    return Model(net, std, meta["feature_names"], meta["target_names"], meta["user"])
+
+
+def _activation(spec: dict[str, Any]) -> Activation:
+    name, params = spec["name"], spec["params"]
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known activations: "
+                         f"{', '.join(sorted(ACTIVATIONS))} (register yours with "
+                         f"deltaprop.activations.register_activation before loading)")
+    act = get_activation(name, **params) if params else ACTIVATIONS[name]
+    if act.name != name or act.params != params:
+        raise ValueError(f"activation {name!r} does not take the parameters {params!r}")
+    return act
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "FORMAT_VERSION",
+    "MODEL_FORMAT",
+    "Checkpoint",
+    "Model",
+    "load",
+    "load_checkpoint",
+    "load_model",
+    "save",
+    "save_checkpoint",
+    "write_atomic",
+]
