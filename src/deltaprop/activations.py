@@ -10,6 +10,10 @@ so an activation here is an :class:`Activation`: a name, ``g`` and ``g_prime``. 
 :data:`ACTIVATIONS` maps names to them (as scikit-learn's ``ACTIVATIONS``/``DERIVATIVES``);
 :func:`get_activation` also accepts an :class:`Activation` or a user's own pair ``(g, g_prime)``.
 
+One activation is not element-wise: :data:`softmax`, for the output layer of a classifier
+(registered in :data:`OUTPUT_ACTIVATIONS`). Its derivative is a Jacobian per column, so for it
+equation (ii) is a Jacobian-transpose product, ``softmax.vjp(Z, A, J'(A))``.
+
 Every function uses only the array API standard, so it runs on NumPy, PyTorch, CuPy and
 ``array_api_strict`` alike. Kinks: ReLU and leaky ReLU are not differentiable at 0; deltaprop
 uses the convention :math:`g'(0) = 0` for ReLU (the step :math:`1[z > 0]`) and
@@ -201,10 +205,55 @@ elu = make_elu(1.0)
 """g(z) = z for z > 0 and e^z − 1 otherwise; g'(z) = 1 or e^z."""
 
 
+# --- softmax: a_i = e^{z_i} / Σ_k e^{z_k} per column; not element-wise --------------------------
+# Its derivative is a Jacobian per column, ∂a_i/∂z_k = a_i (1[i = k] − a_k), i.e.
+# diag(a) − a aᵀ, so equation (ii) becomes a Jacobian-transpose product column by column:
+# δ^[L]_{:,i} = (diag(a) − a aᵀ)ᵀ J'(A^[L])_{:,i}. The Jacobian is symmetric, and
+# (diag(a) − a aᵀ) g = a ⊙ g − a (aᵀ g): no n_L × n_L matrix is ever formed.
+
+
+def _softmax(Z: Any) -> Any:
+    # Subtracting each column's maximum changes nothing mathematically (e^{-c} cancels) and
+    # keeps every exponent <= 0: no overflow at z = 1e4, and the largest term is exactly 1.
+    xp = namespace(Z)
+    E = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
+    return E / xp.sum(E, axis=0, keepdims=True)
+
+
+def _softmax_jacobian_diagonal(Z: Any) -> Any:
+    A = _softmax(Z)
+    return A * (1.0 - A)
+
+
+def _softmax_vjp(Z: Any, A: Any, G: Any) -> Any:
+    """Column by column (diag(a) − a aᵀ)ᵀ g = a ⊙ g − a (aᵀ g); ``A``, ``G`` of shape (n_L, m)."""
+    AG = A * G
+    return AG - A * namespace(A).sum(AG, axis=0, keepdims=True)
+
+
+softmax = Activation(
+    "softmax", _softmax, _softmax_jacobian_diagonal, elementwise=False, vjp=_softmax_vjp
+)
+"""Column-wise softmax :math:`a = e^{z} / \\sum_k e^{z_k}`, for the output layer only.
+
+It is not element-wise: each output depends on every :math:`z_k` of its column, with the
+Jacobian :math:`\\partial a/\\partial z = \\mathrm{diag}(a) - a a^T`. So equation (ii),
+:math:`\\delta^{[L]} = J'(A^{[L]}) \\odot g'(Z^{[L]})`, becomes the Jacobian-transpose
+product ``softmax.vjp(Z, A, J'(A))``, column by column:
+:math:`\\delta^{[L]}_{:,i} = (\\mathrm{diag}(a_i) - a_i a_i^T)^T J'(A)_{:,i}
+= a_i \\odot J'_{:,i} - a_i (a_i^T J'_{:,i})`. ``g_prime`` is only the Jacobian's diagonal
+:math:`a(1 - a)` and is not used by back-propagation. Equation (i) needs an element-wise
+:math:`g'`, so softmax is refused as a hidden activation.
+"""
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a for a in (identity, relu, leaky_relu, sigmoid, tanh, softplus, elu)
 }
-"""The registry: name -> :class:`Activation`."""
+"""The registry of element-wise activations: name -> :class:`Activation`."""
+
+OUTPUT_ACTIVATIONS: dict[str, Activation] = {softmax.name: softmax}
+"""Activations allowed only in the output layer (not element-wise): name -> :class:`Activation`."""
 
 _FACTORIES: dict[str, Callable[..., Activation]] = {
     "leaky_relu": make_leaky_relu,
@@ -213,10 +262,23 @@ _FACTORIES: dict[str, Callable[..., Activation]] = {
 
 
 def register_activation(activation: Activation, *, overwrite: bool = False) -> Activation:
-    """Add an :class:`Activation` to the registry under its name."""
-    if activation.name in ACTIVATIONS and not overwrite:
+    """Add an :class:`Activation` to the registry under its name.
+
+    One that is not element-wise goes to :data:`OUTPUT_ACTIVATIONS` (output layer only).
+    """
+    if (activation.name in ACTIVATIONS or activation.name in OUTPUT_ACTIVATIONS) and not overwrite:
         raise ValueError(f"an activation named {activation.name!r} is already registered")
-    ACTIVATIONS[activation.name] = activation
+    registry = ACTIVATIONS if activation.elementwise else OUTPUT_ACTIVATIONS
+    registry[activation.name] = activation
+    return activation
+
+
+def _check_elementwise(activation: Activation, param: str) -> Activation:
+    if param == "hidden" and not activation.elementwise:
+        raise ValueError(
+            f"hidden {activation.name!r} is not element-wise: equation (i) needs an "
+            f"element-wise g'; use {activation.name!r} as the output activation only"
+        )
     return activation
 
 
@@ -225,17 +287,24 @@ def get_activation(spec: Any, *, param: str = "activation", **params: float) -> 
 
     ``spec`` is a registry name (``"relu"``), an :class:`Activation`, or a pair
     ``(g, g_prime)`` of callables (named ``"custom"``). ``params`` build a parametrised one
-    (``get_activation("leaky_relu", slope=0.2)``). ``param`` names the argument in errors.
+    (``get_activation("leaky_relu", slope=0.2)``). ``param`` names the argument in errors;
+    with ``param="hidden"`` an activation that is not element-wise (softmax) is refused.
     """
     if isinstance(spec, Activation):
-        return spec
+        return _check_elementwise(spec, param)
     if isinstance(spec, str):
         if params and spec in _FACTORIES:
             return _FACTORIES[spec](**params)
         if spec in ACTIVATIONS:
             return ACTIVATIONS[spec]
+        if spec in OUTPUT_ACTIVATIONS:
+            return _check_elementwise(OUTPUT_ACTIVATIONS[spec], param)
         known = ", ".join(sorted(ACTIVATIONS))
-        raise ValueError(f"unknown {param} {spec!r}; known activations: {known}")
+        output_only = ", ".join(sorted(OUTPUT_ACTIVATIONS))
+        raise ValueError(
+            f"unknown {param} {spec!r}; known activations: {known} "
+            f"(output layer only: {output_only})"
+        )
     if isinstance(spec, tuple) and len(spec) == 2 and all(callable(f) for f in spec):
         return Activation("custom", spec[0], spec[1])
     raise TypeError(
@@ -245,6 +314,7 @@ def get_activation(spec: Any, *, param: str = "activation", **params: float) -> 
 
 __all__ = [
     "ACTIVATIONS",
+    "OUTPUT_ACTIVATIONS",
     "Activation",
     "elu",
     "get_activation",
@@ -255,6 +325,7 @@ __all__ = [
     "register_activation",
     "relu",
     "sigmoid",
+    "softmax",
     "softplus",
     "tanh",
 ]

@@ -15,6 +15,11 @@ samples:
 
 :math:`J'` is a matrix, entry by entry; it is *not* summed over the outputs.
 
+Classifiers use :data:`binary_cross_entropy` (sigmoid outputs) and :data:`cross_entropy`
+(softmax outputs). With their output activation, equation (ii) simplifies to
+:math:`\delta^{[L]} = (A^{[L]} - Y)/m`; :data:`OUTPUT_DELTA_SHORTCUTS` holds such pairings,
+each shown equal to the general formula by a test.
+
 Example
 -------
 >>> import numpy as np
@@ -35,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._array import namespace
-from .activations import Activation, identity
+from .activations import Activation, identity, sigmoid, softmax
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +83,62 @@ mse = Loss("mse", _mse, _mse_prime)
 """Mean squared error: J = (1/m) Σ_i ||y_i − a_i||², J'(A) = (2/m)(A − Y)."""
 
 
+# --- cross-entropies, for classifiers -------------------------------------------------------------
+# Both are sums over outputs and means over samples, like the MSE. They see only A = g(Z), not Z,
+# so they cannot use a log-sum-exp form; instead A is clipped to [ε, 1 − ε] (ε the dtype's
+# machine epsilon, as scikit-learn's log losses): log A and log(1 − A) are then at least
+# log ε ≈ −36 (float64) or −16 (float32), so a saturated output (sigmoid or softmax of ±1e4 is
+# exactly 0 or 1) gives a large but finite cost and derivative, never inf or NaN. J' is the
+# derivative of the clipped expression inside the clip range. Training never divides by A at
+# all: the registered shortcuts below give δ^[L] = (A − Y)/m directly.
+
+
+def _clip(A: Any, low: bool = True, high: bool = True) -> Any:
+    xp = namespace(A)
+    eps = float(xp.finfo(A.dtype).eps)
+    return xp.clip(A, eps if low else None, 1.0 - eps if high else None)
+
+
+def _binary_cross_entropy(A: Any, Y: Any) -> Any:
+    xp = namespace(A)
+    m = A.shape[1]
+    P = _clip(A)
+    return -xp.sum(Y * xp.log(P) + (1.0 - Y) * xp.log(1.0 - P)) / m
+
+
+def _binary_cross_entropy_prime(A: Any, Y: Any) -> Any:
+    m = A.shape[1]
+    P = _clip(A)
+    # d/dA of −(1/m)[Y log A + (1 − Y) log(1 − A)] = (1/m)(−Y/A + (1 − Y)/(1 − A))
+    return (P - Y) / (m * P * (1.0 - P))
+
+
+binary_cross_entropy = Loss(
+    "binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_prime
+)
+"""J = −(1/m) Σ_i Σ_j [y_ji log a_ji + (1 − y_ji) log(1 − a_ji)], J'(A) = (A − Y)/(m A(1 − A)).
+
+For sigmoid outputs (binary and multi-label classification), targets in [0, 1]."""
+
+
+def _cross_entropy(A: Any, Y: Any) -> Any:
+    xp = namespace(A)
+    m = A.shape[1]
+    return -xp.sum(Y * xp.log(_clip(A, high=False))) / m
+
+
+def _cross_entropy_prime(A: Any, Y: Any) -> Any:
+    m = A.shape[1]
+    return -Y / (m * _clip(A, high=False))  # d/dA of −(1/m) Y log A
+
+
+cross_entropy = Loss("cross_entropy", _cross_entropy, _cross_entropy_prime)
+"""J = −(1/m) Σ_i Σ_j y_ji log a_ji, J'(A) = −Y/(m A).
+
+For softmax outputs (multiclass classification), each column of Y a one-hot vector (or a
+probability distribution)."""
+
+
 # --- simplified output deltas -------------------------------------------------------------------
 # Where an output activation and a cost pair up, equation (ii) δ^[L] = J'(A^[L]) ⊙ g^[L]'(Z^[L])
 # simplifies. A shortcut is registered here only with a test that shows it equals the general
@@ -90,6 +151,19 @@ OUTPUT_DELTA_SHORTCUTS: dict[tuple[Activation, Loss], Callable[[Any, Any], Any]]
 """(output activation, cost) -> ``delta_L(A, Y)``, the simplified equation (ii)."""
 
 
+def _sigmoid_bce_delta(A: Any, Y: Any) -> Any:
+    # sigmoid + BCE: g'(Z) = A(1 − A), so J' ⊙ g' = (A − Y)/(m A(1 − A)) ⊙ A(1 − A) = (A − Y)/m
+    return (A - Y) / A.shape[1]
+
+
+def _softmax_ce_delta(A: Any, Y: Any) -> Any:
+    # softmax + CE, column by column: (diag(a) − a aᵀ)(−y/(m a)) = (−y + a (1ᵀy))/m,
+    # = (a − y)/m when the column of Y sums to 1 (one-hot targets); the sum is kept so that the
+    # shortcut equals equation (ii) for any Y.
+    xp = namespace(A)
+    return (A * xp.sum(Y, axis=0, keepdims=True) - Y) / A.shape[1]
+
+
 def register_output_delta(
     activation: Activation, loss: Loss, delta_L: Callable[[Any, Any], Any]
 ) -> None:
@@ -100,7 +174,11 @@ def register_output_delta(
     OUTPUT_DELTA_SHORTCUTS[(activation, loss)] = delta_L
 
 
-LOSSES: dict[str, Loss] = {mse.name: mse}
+register_output_delta(sigmoid, binary_cross_entropy, _sigmoid_bce_delta)
+register_output_delta(softmax, cross_entropy, _softmax_ce_delta)
+
+
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in (mse, binary_cross_entropy, cross_entropy)}
 """The registry: name -> :class:`Loss`."""
 
 
@@ -119,7 +197,7 @@ def get_loss(spec: Any, *, param: str = "loss") -> Loss:
     if isinstance(spec, str):
         if spec in LOSSES:
             return LOSSES[spec]
-        known = ", ".join(sorted(LOSSES))
+        known = ", ".join(LOSSES)  # registration order: the default, mse, first
         raise ValueError(f"unknown {param} {spec!r}; known losses: {known}")
     if isinstance(spec, tuple) and len(spec) == 2 and all(callable(f) for f in spec):
         return Loss("custom", spec[0], spec[1])
@@ -132,6 +210,8 @@ __all__ = [
     "LOSSES",
     "OUTPUT_DELTA_SHORTCUTS",
     "Loss",
+    "binary_cross_entropy",
+    "cross_entropy",
     "get_loss",
     "mse",
     "register_loss",
