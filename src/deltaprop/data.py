@@ -217,14 +217,15 @@ def from_frame(
     return _table(header, column, labels, target, features, "DataFrame")
 
 
-def _names(spec: str | Sequence[str] | None, param: str) -> list[str] | None:
+def _names(spec: str | Sequence[str] | None, param: str, source: str = "") -> list[str] | None:
     if spec is None:
         return None
     names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+    where = f"{source}: " if source else ""
     if not names or any(not isinstance(s, str) or not s for s in names):
-        raise ValueError(f"{param} must name one or more columns; got {spec!r}")
+        raise ValueError(f"{where}{param} must name one or more columns; got {spec!r}")
     if len(set(names)) != len(names):
-        raise ValueError(f"{param} names a column twice: {spec!r}")
+        raise ValueError(f"{where}{param} names a column twice: {spec!r}")
     return names
 
 
@@ -245,8 +246,8 @@ def _table(
                 f"and {j + 1})"
             )
         seen[name] = j
-    targets = _names(target, "target")
-    chosen = _names(features, "features")
+    targets = _names(target, "target", source)
+    chosen = _names(features, "features", source)
     if chosen is None:
         if targets is None:
             targets = [header[-1]]

@@ -498,7 +498,9 @@ def _activation(spec: dict[str, Any]) -> Activation:
         raise ValueError(f"unknown activation {name!r}; known activations: "
                          f"{', '.join(sorted(ACTIVATIONS))} (register yours with "
                          f"deltaprop.activations.register_activation before loading)")
-    act = get_activation(name, **params) if params else ACTIVATIONS[name]
+    act = ACTIVATIONS[name]
+    if act.params != params:
+        act = get_activation(name, **params) if params else act
     if act.name != name or act.params != params:
         raise ValueError(f"activation {name!r} does not take the parameters {params!r}")
     return act
