@@ -628,15 +628,18 @@ def fit(
     callbacks = list(callbacks)
 
     # --- the committed point: the end of the last completed epoch ---------------------------
+    # (the optimiser's state is exported with state_dict() only where someone can see it:
+    # for the callbacks, at the end, and on a rollback; in between, an on-device snapshot)
     state.optimizer_state = opt.state_dict()
     committed_W = [_copy(W) for W in net.W]
     committed_b = [_copy(b) for b in net.b]
-    committed = _Commit(state)
+    committed = _Commit(state, opt._snapshot())
 
     def rollback() -> None:
         _set_params(net, committed_W, committed_b)
         committed.restore(state)
-        opt.load_state_dict(state.optimizer_state)
+        opt._restore(committed.optimizer)
+        state.optimizer_state = opt.state_dict()
 
     for cb in callbacks:
         if hasattr(cb, "on_train_begin"):
@@ -671,16 +674,14 @@ def fit(
                     n_batches += 1
                 state.t += n_train
                 # 3. the epoch's record (one conversion to host per quantity and epoch)
-                loss = _array.item(J_sum) / n_train
+                loss = _to_float(J_sum) / n_train
                 if not math.isfinite(loss):
                     rollback()
                     _raise_non_finite(net, state, e, loss, lr_epoch)
                 history.loss.append(loss)
                 history.lr.append(lr_epoch)
-                history.grad_norm.append([_array.item(s) / n_batches for s in norm_sum])
-                history.dead_fraction.append(
-                    [1.0 - float(np.mean(_array.to_numpy(a))) for a in alive]
-                )
+                history.grad_norm.append([_to_float(s) / n_batches for s in norm_sum])
+                history.dead_fraction.append([_dead_fraction(a) for a in alive])
                 W_now = [_copy(W) for W in net.W]
                 b_now = [_copy(b) for b in net.b]
                 if has_val:
@@ -725,11 +726,12 @@ def fit(
                         stop_reason = "early_stopping" if stop_on_val else "converged"
                 state.lr = opt.lr
                 state.rng_state = rng.bit_generator.state
-                state.optimizer_state = opt.state_dict()
                 # commit: this epoch is now the rollback point
                 committed_W, committed_b = W_now, b_now
-                committed = _Commit(state)
+                committed = _Commit(state, opt._snapshot())
                 # 5. callbacks
+                if callbacks:
+                    state.optimizer_state = opt.state_dict()
                 for cb in callbacks:
                     if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(state, net):
                         stop_reason = stop_reason or "callback"
@@ -741,6 +743,7 @@ def fit(
     except KeyboardInterrupt as exc:
         rollback()
         raise TrainingInterrupted(state) from exc
+    state.optimizer_state = opt.state_dict()
 
     if stop_on_val and state.best_W is not None:
         _set_params(net, state.best_W, state.best_b)
@@ -763,26 +766,32 @@ def _raise_non_finite(net: Any, state: TrainState, epoch: int, loss: float, lr: 
     )
 
 
+_STATE_SCALARS = tuple(
+    f.name for f in fields(TrainState) if f.name not in ("history", "optimizer_state")
+)
+_HISTORY_SCALARS = tuple(f.name for f in fields(History) if f.name not in History._LISTS)
+
+
 class _Commit:
     """The state at the end of an epoch, cheap to take: history lists are append-only, so
-    their lengths (not copies) are enough to roll back to this point."""
+    their lengths (not copies) are enough to roll back to this point; the optimiser's state
+    is an on-device snapshot (``Optimizer._snapshot``)."""
 
-    def __init__(self, state: TrainState) -> None:
-        self.scalars = {f.name: getattr(state, f.name) for f in fields(TrainState)}
+    def __init__(self, state: TrainState, optimizer: Any) -> None:
+        self.scalars = {name: getattr(state, name) for name in _STATE_SCALARS}
         self.scalars["rng_state"] = _copy_rng_state(state.rng_state)
         h = state.history
-        self.history = {f.name: getattr(h, f.name) for f in fields(History)}
+        self.history = {name: getattr(h, name) for name in _HISTORY_SCALARS}
         self.lengths = {name: len(getattr(h, name)) for name in History._LISTS}
+        self.optimizer = optimizer
 
     def restore(self, state: TrainState) -> None:
         for name, value in self.scalars.items():
-            if name != "history":
-                setattr(state, name, value)
+            setattr(state, name, value)
         state.rng_state = _copy_rng_state(self.scalars["rng_state"])
         h = state.history
         for name, value in self.history.items():
-            if name not in History._LISTS:
-                setattr(h, name, value)
+            setattr(h, name, value)
         for name, n in self.lengths.items():
             del getattr(h, name)[n:]
 
@@ -792,6 +801,19 @@ def _take(xp: Any, x: Any, idx: np.ndarray) -> Any:
     if type(x) is np.ndarray:
         return x[:, idx]
     return xp.take(x, _array.from_numpy(xp, idx, device=_array.device_of(x)), axis=1)
+
+
+def _to_float(x: Any) -> float:
+    """A Python float from a float, a NumPy scalar or a 0-d array of any backend."""
+    if isinstance(x, (float, np.floating, np.ndarray)):
+        return float(x)
+    return _array.item(x)
+
+
+def _dead_fraction(alive: Any) -> float:
+    """Share of False entries of the (n_l, 1) mask of units that received some error."""
+    a = _array.to_numpy(alive)
+    return 1.0 - np.count_nonzero(a) / a.size
 
 
 def _fro(xp: Any, dW: Any) -> Any:
