@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _array
+from . import _array, _fast
 from .activations import Activation, get_activation
 from .init import initial_parameters
 from .losses import OUTPUT_DELTA_SHORTCUTS, Loss, get_loss
@@ -308,11 +308,25 @@ class Network:
             ``db[l]`` = :math:`\\partial J/\\partial b^{[l]}` of shape ``(n_l, 1)``, l = 1..L.
         """
         X, Y = self._check_XY(X, Y)
-        J, dW, db = self._gradients(X, Y)
+        J, dW, db = self._gradients(X, Y, keep_buffers=False)
         return _array.item(J), dW, db
 
-    def _gradients(self, X: Any, Y: Any) -> tuple[Any, Layers, Layers]:
-        """:meth:`gradients` without input validation; ``J`` stays an array (no device sync)."""
+    def _gradients(self, X: Any, Y: Any, keep_buffers: bool = True) -> tuple[Any, Layers, Layers]:
+        """:meth:`gradients` without input validation; ``J`` stays an array (no device sync).
+
+        The training loop's hot path. On NumPy it runs :mod:`deltaprop._fast`: the same
+        equations with buffers for Z and A reused between calls of the same batch width
+        (``keep_buffers``), proven equal to :meth:`_reference_gradients` by
+        ``tests/test_fast_path.py``. ``dW`` and ``db`` are new arrays on every call, so a
+        caller may keep them or overwrite them (the optimisers do).
+        """
+        if _fast.applicable(self, X, Y):
+            J, dW, db = _fast.gradients(self, X, Y, cache=keep_buffers)
+            return J, Layers(dW, "dW"), Layers(db, "db")
+        return self._reference_gradients(X, Y)
+
+    def _reference_gradients(self, X: Any, Y: Any) -> tuple[Any, Layers, Layers]:
+        """The reference: :meth:`forward_pass`, :meth:`backward`, the cost; every backend."""
         Z, A = self._forward_pass(X)
         _, dW, db = self.backward(Z, A, Y)
         return self._cost(A[self.L], Y), dW, db

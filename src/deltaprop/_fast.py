@@ -1,0 +1,254 @@
+r"""The NumPy fast path of one training step's gradients: the same equations, fewer passes.
+
+:meth:`Network.backward <deltaprop.network.Network.backward>` is the reference: equation (ii),
+then the loop of equation (i), each gradient one line, every intermediate a new array. That
+reads like the derivation, and on NumPy it spends a good part of a small step allocating
+temporaries and the rest walking memory more often than the arithmetic needs. This module
+computes **the same** :math:`J`, :math:`\partial J/\partial W^{[l]}` and
+:math:`\partial J/\partial b^{[l]}` (bit for bit on every path but the L2 term of ``J``, which
+agrees to rounding; ``tests/test_fast_path.py`` proves it for every activation, both dtypes,
+several shapes and ``alpha > 0``) with five changes, each one a line you can find below:
+
+1. **Buffers per batch width.** :math:`Z^{[l]}` and :math:`A^{[l]}` live in arrays allocated
+   once per network and batch width :math:`m` (:class:`Workspace`) and filled by
+   ``np.matmul(..., out=)``, ``np.add(..., out=)``, ``np.maximum(..., out=)``.
+2. **δ overwrites Z.** Once :math:`\partial J/\partial W^{[l+1]}` is formed, :math:`Z^{[l]}` is
+   needed only for :math:`g'(Z^{[l]})`, so :math:`W^{[l+1]T}\delta^{[l+1]}` is written into
+   :math:`Z^{[l]}`'s buffer and becomes :math:`\delta^{[l]}` in place: the step holds no
+   δ arrays of its own.
+3. **ReLU's derivative from A, in place.** :math:`1[z > 0] = 1[g(z) > 0]`, and
+   :math:`A^{[l]}` is free once :math:`\partial J/\partial W^{[l+1]}` is formed, so the mask
+   is written into :math:`A^{[l]}`'s buffer and multiplied in; identity multiplies by nothing.
+4. **The single output's outer product** :math:`W^{[L]T}\delta^{[L]}`, a matrix product with
+   inner dimension 1 when :math:`n_L = 1`, is a broadcast multiply
+   (``(n_{L-1}, 1) * (1, m)``) rather than a BLAS call built for inner dimensions in the
+   hundreds.
+5. **MSE with an identity output** forms :math:`E = A^{[L]} - Y` once and gets both
+   :math:`J = \frac1m\sum E \odot E` and :math:`\delta^{[L]} = \frac2m E` from it.
+
+What is returned is always new: ``dW[l]`` and ``db[l]`` are fresh arrays on every call (the
+optimisers may overwrite them, callers may keep them), and no buffer of the workspace ever
+leaves this module. Other activations than ReLU and identity go through their own
+``g``/``g_prime`` (still with the buffers of 1, 2 and 4); any other case (another backend,
+mixed dtypes, a hidden activation that is not element-wise) is not handled here:
+:func:`applicable` says so, and :class:`~deltaprop.network.Network` uses the reference.
+
+Concurrency: each workspace has a lock; a call that finds it taken (two threads training the
+same network) computes with a private workspace instead, so results never mix.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .activations import identity, relu
+from .losses import mse
+
+_IDENTITY, _RELU, _OTHER = 0, 1, 2
+
+_KEEP = 2
+"""Batch widths kept per network: a full batch and the epoch's last, shorter one."""
+
+_CACHE: weakref.WeakKeyDictionary[Any, dict[int, Workspace]] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+_CHUNK = 1 << 16
+"""Elements per block when adding α W to dW without a parameter-sized temporary."""
+
+
+def _kind(g: Any) -> int:
+    return _IDENTITY if g is identity else _RELU if g is relu else _OTHER
+
+
+class Workspace:
+    """The buffers of one step for a network of widths ``sizes`` and batch width ``m``.
+
+    Attributes
+    ----------
+    Z : list of arrays
+        ``Z[l]`` of shape ``(n_l, m)``: :math:`Z^{[l]}` after the forward pass, then
+        :math:`\\delta^{[l]}` (l < L) after the backward pass; ``Z[0]`` is None.
+    A : list of arrays or None
+        ``A[l]`` of shape ``(n_l, m)`` for ReLU layers (:math:`A^{[l]}`, then the mask
+        :math:`1[Z^{[l]} > 0]`); None where :math:`A^{[l]}` is :math:`Z^{[l]}` itself
+        (identity) or a new array from ``g`` (other activations).
+    E, S : arrays of shape (n_L, m)
+        :math:`E = A^{[L]} - Y` (then :math:`\\delta^{[L]}`) and :math:`E \\odot E`, for MSE
+        with an identity output.
+    """
+
+    def __init__(self, sizes: list[int], kinds: list[int], m: int, dtype: Any) -> None:
+        self.sizes = list(sizes)
+        self.kinds = list(kinds)
+        self.m = m
+        self.dtype = np.dtype(dtype)
+        L = len(sizes) - 1
+        self.Z: list[Any] = [None] + [np.empty((n, m), self.dtype) for n in sizes[1:]]
+        self.A: list[Any] = [None] * (L + 1)
+        for l in range(1, L + 1):
+            if kinds[l] == _RELU:
+                self.A[l] = np.empty((sizes[l], m), self.dtype)
+        self.E = np.empty((sizes[L], m), self.dtype)
+        self.S = np.empty((sizes[L], m), self.dtype)
+        self.lock = threading.Lock()
+
+    def fits(self, sizes: list[int], kinds: list[int], dtype: Any) -> bool:
+        return self.sizes == sizes and self.kinds == kinds and self.dtype == dtype
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the buffers."""
+        arrays = [a for a in self.Z + self.A if a is not None] + [self.E, self.S]
+        return sum(a.nbytes for a in arrays)
+
+
+def applicable(net: Any, X: Any, Y: Any) -> bool:
+    """Whether :func:`gradients` handles this network and batch (else use the reference).
+
+    NumPy backend; ``X`` of shape ``(n_0, m)`` and ``Y`` of shape ``(n_L, m)``, ``m >= 1``,
+    both NumPy arrays of the network's dtype; every hidden activation element-wise.
+    """
+    if net.backend != "numpy" or type(X) is not np.ndarray or type(Y) is not np.ndarray:
+        return False
+    dtype = net.dtype
+    if X.dtype != dtype or Y.dtype != dtype or X.ndim != 2 or Y.ndim != 2:
+        return False
+    m = X.shape[1]
+    if m < 1 or X.shape[0] != net.sizes[0] or Y.shape != (net.sizes[-1], m):
+        return False
+    return all(g.elementwise for g in list(net.g)[:-1])
+
+
+def workspace(net: Any, m: int, cache: bool = True) -> Workspace:
+    """The workspace for ``net`` and batch width ``m``: cached per network (weakly) if ``cache``.
+
+    The cache keeps the :data:`_KEEP` most recent batch widths of each network.
+    """
+    sizes = net.sizes
+    kinds = [_OTHER] + [_kind(g) for g in net.g]
+    dtype = np.dtype(net.dtype)
+    if not cache:
+        return Workspace(sizes, kinds, m, dtype)
+    with _CACHE_LOCK:
+        spaces = _CACHE.get(net)
+        if spaces is None:
+            spaces = _CACHE[net] = {}
+        ws = spaces.pop(m, None)
+        if ws is None or not ws.fits(sizes, kinds, dtype):
+            ws = Workspace(sizes, kinds, m, dtype)
+        spaces[m] = ws  # most recent last
+        while len(spaces) > _KEEP:
+            del spaces[next(iter(spaces))]
+    return ws
+
+
+def release(net: Any) -> None:
+    """Drop the cached workspaces of ``net`` (they are also dropped when it is collected)."""
+    with _CACHE_LOCK:
+        _CACHE.pop(net, None)
+
+
+def gradients(net: Any, X: Any, Y: Any, cache: bool = True) -> tuple[Any, list[Any], list[Any]]:
+    """:math:`J`, ``dW``, ``db`` for a batch, as :meth:`Network.backward` would give them.
+
+    Parameters
+    ----------
+    net : Network
+        A NumPy network; :func:`applicable` must hold for ``X`` and ``Y``.
+    X : array of shape (n_0, m)
+    Y : array of shape (n_L, m)
+    cache : bool, default True
+        Keep the workspace for the next call with the same ``m`` (the training loop); False
+        allocates one for this call only (one-off calls, which should not pin memory).
+
+    Returns
+    -------
+    J : 0-d array or NumPy scalar
+        The cost, with the L2 penalty when ``net.alpha > 0``.
+    dW, db : lists of length L
+        ``dW[l-1]`` of shape ``(n_l, n_{l-1})`` and ``db[l-1]`` of shape ``(n_l, 1)``,
+        new arrays on every call.
+    """
+    ws = workspace(net, X.shape[1], cache)
+    if not ws.lock.acquire(blocking=False):  # another thread is using it
+        ws = workspace(net, X.shape[1], cache=False)
+        ws.lock.acquire()
+    try:
+        return _step(net, ws, X, Y)
+    finally:
+        ws.lock.release()
+
+
+def _step(net: Any, ws: Workspace, X: Any, Y: Any) -> tuple[Any, list[Any], list[Any]]:
+    L, m, kinds = net.L, ws.m, ws.kinds
+    W, b, g = list(net.W), list(net.b), [None, *net.g]
+    W.insert(0, None)
+    b.insert(0, None)
+    Z, A = ws.Z, [X] + [None] * L
+
+    # --- forward: Z^[l] = W^[l] A^[l-1] + b^[l],  A^[l] = g^[l](Z^[l]) --------------------
+    for l in range(1, L + 1):
+        Z_l = np.matmul(W[l], A[l - 1], out=Z[l])
+        np.add(Z_l, b[l], out=Z_l)
+        kind = kinds[l]
+        if kind == _RELU:
+            A[l] = np.maximum(Z_l, 0, out=ws.A[l])
+        elif kind == _IDENTITY:
+            A[l] = Z_l
+        else:
+            A[l] = g[l].g(Z_l)
+
+    # --- (ii) and J -----------------------------------------------------------------------------
+    if g[L] is identity and net.loss is mse:
+        E = np.subtract(A[L], Y, out=ws.E)  # E = A^[L] − Y
+        J = np.sum(np.multiply(E, E, out=ws.S)) / m  # J = (1/m) Σ E ⊙ E
+        delta = np.multiply(E, 2.0 / m, out=E)  # δ^[L] = (2/m) E
+    else:
+        J = net.loss.J(A[L], Y)
+        delta = net.output_delta(Z[L], A[L], Y)
+    if net.alpha:
+        J = J + (net.alpha / 2) * sum(np.vdot(W_l, W_l) for W_l in W[1:])
+
+    # --- backward: gradients of layer l, then (i) into Z^[l-1]'s buffer ---------------------
+    dW: list[Any] = [None] * L
+    db: list[Any] = [None] * L
+    for l in range(L, 0, -1):
+        dW[l - 1] = delta @ A[l - 1].T  # ∂J/∂W^[l] = δ^[l] (A^[l-1])ᵀ
+        db[l - 1] = np.sum(delta, axis=1, keepdims=True)  # ∂J/∂b^[l] = δ^[l] 1_m
+        if l == 1:
+            break
+        kind = kinds[l - 1]
+        G = g[l - 1].g_prime(Z[l - 1]) if kind == _OTHER else None  # before Z is overwritten
+        P = Z[l - 1]
+        if W[l].shape[0] == 1:
+            np.multiply(W[l].T, delta, out=P)  # W^[l]ᵀ δ^[l]: an outer product (n_l = 1)
+        else:
+            np.matmul(W[l].T, delta, out=P)  # W^[l]ᵀ δ^[l]
+        if kind == _RELU:
+            M = np.greater(A[l - 1], 0, out=ws.A[l - 1])  # 1[Z > 0] = 1[A > 0], in A's buffer
+            np.multiply(P, M, out=P)  # (i): δ^[l-1] = g'(Z^[l-1]) ⊙ (W^[l]ᵀ δ^[l])
+        elif kind == _OTHER:
+            np.multiply(P, G, out=P)  # (i), with g' from the activation itself
+        delta = P  # identity: g' = 1
+
+    if net.alpha:
+        for W_l, dW_l in zip(W[1:], dW):
+            _add_scaled(dW_l, net.alpha, W_l)  # + α W^[l]
+    return J, dW, db
+
+
+def _add_scaled(Y: Any, a: float, X: Any) -> None:
+    """``Y += a * X`` in row blocks: no temporary larger than :data:`_CHUNK` elements.
+
+    ``Y`` and ``X`` of the same shape ``(r, c)``; the same two roundings as ``Y + a * X``.
+    """
+    rows = max(1, _CHUNK // max(1, Y.shape[1]))
+    for i in range(0, Y.shape[0], rows):
+        Y[i : i + rows] += a * X[i : i + rows]
+
+
+__all__ = ["Workspace", "applicable", "gradients", "release", "workspace"]
