@@ -24,10 +24,13 @@ Differences from scikit-learn, on purpose:
   :math:`(\alpha/2)\sum_l \lVert W^{[l]}\rVert_F^2`. scikit-learn adds
   :math:`(\alpha/2m)\sum_l \lVert W^{[l]}\rVert_F^2` to half the squared error (regressor) or
   to the log loss (classifier), m the batch size. The same weight decay is therefore
-  ``alpha = alpha_sklearn / batch_size`` for the classifiers and
-  ``alpha = 2 * n_outputs * alpha_sklearn / batch_size`` for the regressor, whose cost is
-  :math:`\frac1m \sum_i \lVert y_i - \hat y_i\rVert^2` (summed over outputs, no 1/2).
-  ``loss_curve_`` holds that cost.
+  ``alpha = alpha_sklearn / batch_size`` for the classifiers (the same log losses) and
+  ``alpha = 2 * alpha_sklearn / batch_size`` for the regressor, whose cost
+  :math:`\frac1m \sum_i \lVert y_i - \hat y_i\rVert^2` (summed over outputs, no 1/2) is
+  twice the one scikit-learn differentiates; scikit-learn's SGD then needs twice our
+  ``learning_rate_init`` to take the same steps (tests/test_training.py checks both).
+  ``loss_curve_`` holds our cost: :math:`2 n_\text{outputs}` times scikit-learn's
+  ``loss_curve_`` for the regressor (which reports a mean over the outputs too).
 * ``learning_rate`` schedules apply to ``solver="sgd"`` only, as in scikit-learn.
 * Only ``"sgd"`` and ``"adam"`` solvers (no L-BFGS); dense inputs only.
 * ``backend``/``device`` choose where the network runs (NumPy by default, PyTorch, CuPy).
