@@ -334,6 +334,14 @@ class MLP(Family):
         return [self.n_in] + [self.width] * (_check_depth(depth) - 1) + [1]
 
     def build(self, depth: int) -> tuple[Var, list[Var]]:
+        return unroll_mlp(*self.data(depth))
+
+    def data(self, depth: int) -> tuple[list, list, list, list]:
+        """The numbers the graph is built from: ``W, b, X, Y`` as nested lists.
+
+        ``W[l - 1]`` of shape (n_l, n_{l-1}), ``b[l - 1]`` of n_l numbers, ``X`` of shape
+        (n_in, batch) and ``Y`` of shape (1, batch), as :func:`unroll_mlp` takes them.
+        """
         n = self.sizes(depth)
         rng = random.Random(self.seed)
         W = [
@@ -344,7 +352,7 @@ class MLP(Family):
         b = [[rng.gauss(0.0, 0.1) for _ in range(n[l])] for l in range(1, len(n))]
         X = [[rng.gauss(0.0, 1.0) for _ in range(self.batch)] for _ in range(n[0])]
         Y = [[rng.gauss(0.0, 1.0) for _ in range(self.batch)]]
-        return unroll_mlp(W, b, X, Y)
+        return W, b, X, Y
 
     def _shape(self, depth: int) -> tuple[list[int], int, int, int, int]:
         n = self.sizes(depth)

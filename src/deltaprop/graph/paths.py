@@ -52,6 +52,12 @@ def path_sum(output: Var, wrt: Sequence[Var]) -> tuple[list[float], OpCount]:
     grads: list[float] = []
     for x in wrt:
         inside = between(order, [x])
+        # per node, once: its stored input values and the rules of its slots leading to x
+        steps = {
+            v: ([value[u] for u in v.inputs],
+                [(u, v.op.d[i]) for i, u in enumerate(v.inputs) if u in inside])
+            for v in inside if v is not x
+        }
         total = None
         stack: list[tuple[Var, float]] = [(output, 1.0)] if output in inside else []
         while stack:  # depth first: (node reached, product of the local derivatives so far)
@@ -63,12 +69,10 @@ def path_sum(output: Var, wrt: Sequence[Var]) -> tuple[list[float], OpCount]:
                     total = total + product
                     n_sums += 1
                 continue
-            args = [value[u] for u in v.inputs]
-            for i, u in enumerate(v.inputs):
-                if u in inside:
-                    local = v.op.d[i](*args)
-                    stack.append((u, product * local))
-                    n_local += 1
-                    n_products += 1
+            args, slots = steps[v]
+            for u, d in slots:
+                stack.append((u, product * d(*args)))  # a local derivative, then a product
+            n_local += len(slots)
+            n_products += len(slots)
         grads.append(0.0 if total is None else total)
     return grads, OpCount(n_forward, n_local, n_products, n_sums)

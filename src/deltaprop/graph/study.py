@@ -9,9 +9,9 @@ closed-form count times the seconds per operation of that method's last real run
 ``extrapolated``. The smallest depth always runs, to calibrate the prediction.
 
 >>> from deltaprop.graph.study import blowup
->>> rows = blowup("fanout", 12, budget=2.0)
+>>> rows = blowup("fanout", 8, budget=2.0)
 >>> [(r.depth, r.n_paths, r.backprop.ops, r.naive.ops) for r in rows[-1:]]
-[(12, 4096, 72, 61437)]
+[(8, 256, 48, 2813)]
 """
 
 from __future__ import annotations
