@@ -11,6 +11,7 @@ heading. So renaming or deleting a linked function or test fails this file.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def _slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
+@functools.cache
 def _definitions(path: Path) -> dict[str, set[str]]:
     """{top-level name: names defined in its body (for classes)} of a Python file."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
