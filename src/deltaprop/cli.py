@@ -127,6 +127,328 @@ def gradcheck_command(
 
 # --- train / predict / evaluate (issue 4) -------------------------------------------------------
 # [cli:train]
+_TRAIN_DEFAULTS: dict[str, Any] = {
+    "data": "diabetes", "target": None, "hidden": "64,64", "epochs": 200, "lr": 1e-3,
+    "optimizer": "adam", "batch_size": 32, "seed": 0, "patience": 20,
+}
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if x == x and abs(x) != float("inf") else None
+
+
+def _metrics_json(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: _metrics_json(v) if isinstance(v, dict) else _finite_or_none(v)
+            for k, v in metrics.items()}
+
+
+def _metric_cells(metrics: dict[str, float]) -> list[str]:
+    """R² to 3 decimals, RMSE and MAE to 4 significant digits."""
+    return [f"{metrics['r2']:.3f}", f"{metrics['rmse']:.4g}", f"{metrics['mae']:.4g}"]
+
+
+def _file_sha256(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _train_settings(given: dict[str, Any]) -> dict[str, Any]:
+    """The run's settings from the options given (None: the default), checked."""
+    s = {k: _TRAIN_DEFAULTS[k] if v is None else v for k, v in given.items()}
+    s["hidden"] = parse_int_list(s["hidden"], "--hidden")
+    for option, key, minimum in (("--epochs", "epochs", 1), ("--batch-size", "batch_size", 1),
+                                 ("--seed", "seed", 0), ("--patience", "patience", 0)):
+        if s[key] < minimum:
+            raise UserError(f"{option} must be >= {minimum}; got {s[key]}")
+    if not s["lr"] > 0:
+        raise UserError(f"--lr must be > 0; got {s['lr']}")
+    if s["optimizer"] not in ("sgd", "adam"):
+        raise UserError(f"--optimizer must be sgd or adam; got {s['optimizer']!r}")
+    return s
+
+
+def _resume_settings(saved: dict[str, Any], given: dict[str, Any], ckpt: str) -> dict[str, Any]:
+    """The checkpoint's settings; options given must agree with them (--epochs may extend)."""
+    settings = dict(saved)
+    for key, value in given.items():
+        if value is None:
+            continue
+        option = "--" + key.replace("_", "-")
+        if key == "epochs":
+            if value < saved["epochs"]:
+                raise UserError(f"--epochs {value} is fewer than the {saved['epochs']} the run "
+                                f"in {ckpt} was started with")
+            settings["epochs"] = value
+            continue
+        if key == "hidden":
+            value = parse_int_list(value, "--hidden")
+        elif key == "target":
+            value = [t.strip() for t in value.split(",")]
+        elif key == "data" and saved.get("data_sha256"):
+            value = str(os.path.abspath(value))
+        if value != saved.get(key):
+            raise UserError(f"{option} {given[key]} differs from the checkpoint's {saved.get(key)}"
+                            f" ({ckpt}); leave {option} out to resume")
+    return settings
+
+
+class _EpochProgress:
+    """A fit callback that moves a rich progress bar and shows the running costs."""
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self.progress, self.task = progress, task
+
+    def on_epoch_end(self, state: Any, net: Any) -> None:
+        h = state.history
+        self.progress.update(self.task, completed=state.epoch, loss=h.loss[-1],
+                             val=h.val_loss[-1] if h.val_loss else float("nan"))
+
+
+@app.command("train")
+def train_command(
+    data: str = typer.Option(
+        None, help="Bundled data set (diabetes, friedman1) or a CSV file. [default: diabetes]"),
+    target: str = typer.Option(
+        None, help="Target column(s) of a CSV file, comma-separated. [default: the last column]"),
+    hidden: str = typer.Option(None, help="Hidden layer widths. [default: 64,64]"),
+    epochs: int = typer.Option(None, help="Most epochs to train. [default: 200]"),
+    lr: float = typer.Option(None, help="Learning rate. [default: 0.001]"),
+    optimizer: str = typer.Option(None, help="sgd (Nesterov momentum 0.9) or adam. "
+                                             "[default: adam]"),
+    batch_size: int = typer.Option(None, "--batch-size", help="Samples per mini-batch. "
+                                                              "[default: 32]"),
+    seed: int = typer.Option(None, help="Seeds the split, the weights and the shuffling. "
+                                        "[default: 0]"),
+    patience: int = typer.Option(
+        None, help="Stop after this many epochs without a better validation R² and keep the "
+                   "best epoch's weights; 0 never stops early. [default: 20]"),
+    out: str = typer.Option("deltaprop-run", help="Folder for model.safetensors, loss.png, "
+                                                 "gradients.png and checkpoint.safetensors."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run whose checkpoint is "
+                                                        "in --out, with its settings."),
+    checkpoint_every: int = typer.Option(
+        10, "--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics and paths as JSON, no "
+                                                       "progress bar."),
+) -> None:
+    """Train the exercise's network (ReLU hidden, identity output, MSE) and report held-out metrics.
+
+    The data are split 70/10/20 into train, validation and test (seeded); inputs and targets
+    are standardised with the training split's means and scales, which the model file keeps.
+    Ctrl-C writes a checkpoint; --resume continues to the same final weights as a run that
+    was never interrupted.
+    """
+    import time
+
+    import numpy as np
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from .data import Standardization, load_data, regression_metrics, split
+    from .io import CheckpointEvery, Model, load_checkpoint, save, save_checkpoint
+    from .network import Network
+    from .plots import plot_gradients, plot_loss
+    from .training import TrainingInterrupted, TrainState, fit
+
+    given = {"data": data, "target": target, "hidden": hidden, "epochs": epochs, "lr": lr,
+             "optimizer": optimizer, "batch_size": batch_size, "seed": seed,
+             "patience": patience}
+    if checkpoint_every < 1:
+        raise UserError(f"--checkpoint-every must be >= 1; got {checkpoint_every}")
+    ckpt_path = os.path.join(out, "checkpoint.safetensors")
+    net = state = std = None
+    if resume:
+        if not os.path.isfile(ckpt_path):
+            raise UserError(f"--resume: there is no checkpoint {ckpt_path} to resume from")
+        ckpt = load_checkpoint(ckpt_path)
+        settings = _resume_settings(ckpt.settings, given, ckpt_path)
+        net, state, std = ckpt.model.net, ckpt.state, ckpt.model.standardization
+        if state.finished and settings["epochs"] != ckpt.settings["epochs"]:
+            raise UserError(f"the run in {out} already finished ({state.history.stopped_reason} "
+                            f"after epoch {state.epoch}); start a new run for more epochs")
+    else:
+        settings = _train_settings(given)
+    dataset = load_data(settings["data"], settings["target"])
+    if not resume:
+        is_file = settings["data"] not in _bundled_data_sets()
+        settings["data"] = os.path.abspath(settings["data"]) if is_file else settings["data"]
+        settings["data_sha256"] = _file_sha256(settings["data"]) if is_file else None
+        settings["target"] = dataset.target_names
+    elif settings.get("data_sha256") and _file_sha256(settings["data"]) != settings["data_sha256"]:
+        raise UserError(f"{settings['data']} has changed since the checkpoint in {out} was "
+                        f"written; resuming needs the same data")
+    settings["checkpoint_every"] = checkpoint_every
+    parts = split(dataset, seed=settings["seed"])
+    if std is None:
+        std = Standardization.fit(*parts.train)
+    if net is None:
+        n_0, n_L = dataset.X.shape[0], dataset.Y.shape[0]
+        net = Network([n_0, *settings["hidden"], n_L], seed=settings["seed"])
+        state = TrainState()
+    names = {"standardization": std, "feature_names": dataset.feature_names,
+             "target_names": dataset.target_names}
+    os.makedirs(out, exist_ok=True)
+
+    X_train, Y_train = std.transform_X(parts.train[0]), std.transform_Y(parts.train[1])
+    validation = std.transform_X(parts.validation[0]), std.transform_Y(parts.validation[1])
+    callbacks: list[Any] = [CheckpointEvery(ckpt_path, checkpoint_every, settings=settings,
+                                            **names)]
+    progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("cost {task.fields[loss]:.4g}  validation "
+                                   "{task.fields[val]:.4g}"),
+                        TimeElapsedColumn(), console=console, disable=as_json)
+    task = progress.add_task("train", total=settings["epochs"], loss=float("nan"),
+                             val=float("nan"), completed=state.epoch)
+    callbacks.append(_EpochProgress(progress, task))
+    started = time.perf_counter()
+    try:
+        with progress:
+            if not state.finished:
+                fit(net, X_train, Y_train, optimizer=settings["optimizer"], lr=settings["lr"],
+                    epochs=settings["epochs"], batch_size=settings["batch_size"],
+                    seed=settings["seed"], early_stopping=settings["patience"] > 0,
+                    validation_data=validation, n_iter_no_change=settings["patience"] or None,
+                    callbacks=callbacks, state=state)  # updates state in place
+    except TrainingInterrupted as e:
+        save_checkpoint(ckpt_path, net, e.state, settings=settings, **names)
+        sys.stderr.write(
+            f"deltaprop: interrupted during epoch {e.state.epoch + 1}; saved the run as it was "
+            f"after epoch {e.state.epoch} to {ckpt_path}\n"
+            f"resume with: deltaprop train --out {out} --resume\n")
+        raise typer.Exit(130) from None
+    seconds = time.perf_counter() - started
+    save_checkpoint(ckpt_path, net, state, settings=settings, **names)
+
+    model = Model(net, **names)
+    mean = parts.train[1].mean(axis=1, keepdims=True)  # the predict-the-mean baseline
+    metrics = {}
+    for part, (X, Y) in zip(("train", "validation", "test"), parts):
+        metrics[part] = regression_metrics(Y, model.predict(X))
+        metrics[part]["baseline"] = regression_metrics(Y, np.broadcast_to(mean, Y.shape))
+        metrics[part]["m"] = Y.shape[1]
+    history = state.history
+    files = {"model": os.path.join(out, "model.safetensors"),
+             "loss_plot": os.path.join(out, "loss.png"),
+             "gradients_plot": os.path.join(out, "gradients.png"), "checkpoint": ckpt_path}
+    save(net, files["model"], metadata={"settings": settings, "metrics": _metrics_json(metrics)},
+         **names)
+    plot_loss(history, files["loss_plot"])
+    plot_gradients(history, files["gradients_plot"])
+    summary = {"epochs": history.n_iter, "best_epoch": history.best_epoch,
+               "stopped_reason": history.stopped_reason, "seconds": seconds,
+               "sizes": net.sizes, "data": settings["data"], "metrics": _metrics_json(metrics),
+               "files": files}
+    if as_json:
+        emit_json(summary)
+        return
+    table = Table(
+        title=escape(f"{settings['data']}: sizes {net.sizes}, {settings['optimizer']} lr "
+                     f"{settings['lr']:g}, {history.n_iter} epochs ({history.stopped_reason}, "
+                     f"best epoch {history.best_epoch}), {seconds:.1f} s"),
+        caption="baseline: always predict the training targets' mean",
+        box=box.SIMPLE_HEAD, show_edge=False,
+    )
+    for name in ("split", "m", "R²", "RMSE", "MAE", "baseline R²", "RMSE", "MAE"):
+        table.add_column(name, justify="right")
+    for part, r in metrics.items():
+        b = r["baseline"]
+        table.add_row(part, str(r["m"]), *_metric_cells(r), *_metric_cells(b))
+    console.print(table)
+    console.print(f"wrote {', '.join(files.values())}")
+
+
+def _bundled_data_sets() -> tuple[str, ...]:
+    from .data import DATASETS
+
+    return DATASETS
+
+
+def _model_columns(model: Any, model_path: str) -> list[str]:
+    if model.feature_names is None:
+        raise UserError(f"{model_path} stores no feature names, so its input columns cannot be "
+                        f"found by name (save it with feature_names=[...])")
+    return model.feature_names
+
+
+@app.command("predict")
+def predict_command(
+    model: str = typer.Option(..., "--model", help="A model file written by deltaprop train."),
+    data: str = typer.Option(..., "--data", help="CSV file (or bundled data set) holding the "
+                                                "model's input columns, by name."),
+    out: str = typer.Option(None, "--out", help="Write the predictions to this CSV file "
+                                                "(default: print them)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
+) -> None:
+    """Predict with a saved model: one output row per data row, in the targets' units."""
+    from .data import format_csv, load_data
+    from .io import load_model, write_atomic
+
+    m = load_model(model)
+    dataset = load_data(data, features=_model_columns(m, model))
+    Y = m.predict(dataset.X)
+    names = m.target_names or [f"y{i}" for i in range(Y.shape[0])]
+    text = format_csv(names, Y)
+    if out:
+        write_atomic(out, text.encode())
+    if as_json:
+        emit_json({"model": model, "data": data, "m": Y.shape[1], "target_names": names,
+                   "predictions": Y.T.tolist(), "out": out})
+    elif out:
+        console.print(f"wrote {Y.shape[1]} predictions of {', '.join(names)} to {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: str = typer.Option(..., "--model", help="A model file written by deltaprop train."),
+    data: str = typer.Option(..., "--data", help="CSV file (or bundled data set) with the "
+                                                "model's input columns and the target(s)."),
+    target: str = typer.Option(None, help="Target column(s), comma-separated. "
+                                          "[default: the model's target names]"),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """R², RMSE and MAE of a saved model on labelled data, beside predicting the training mean."""
+    import numpy as np
+
+    from .data import load_data, regression_metrics
+    from .io import load_model
+
+    m = load_model(model)
+    targets = target or m.target_names
+    if targets is None:
+        raise UserError(f"--target is needed: {model} stores no target names")
+    dataset = load_data(data, targets, features=_model_columns(m, model))
+    if dataset.Y.shape[0] != m.net.sizes[-1]:
+        raise UserError(f"--target names {dataset.Y.shape[0]} column(s) but the model has "
+                        f"{m.net.sizes[-1]} output(s)")
+    metrics = regression_metrics(dataset.Y, m.predict(dataset.X))
+    std = m.standardization
+    if std is not None and std.y_mean is not None:  # the training targets' mean
+        mean = np.broadcast_to(std.y_mean[:, None], dataset.Y.shape)
+        metrics["baseline"] = regression_metrics(dataset.Y, mean)
+    metrics["m"] = dataset.Y.shape[1]
+    if as_json:
+        emit_json({"model": model, "data": data, "target_names": dataset.target_names,
+                   "metrics": _metrics_json(metrics)})
+        return
+    table = Table(title=escape(f"{model} on {data}: {metrics['m']} samples, target "
+                               f"{', '.join(dataset.target_names)}"),
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("", "R²", "RMSE", "MAE"):
+        table.add_column(name, justify="right")
+    table.add_row("model", *_metric_cells(metrics))
+    if "baseline" in metrics:
+        table.add_row("baseline (training mean)", *_metric_cells(metrics["baseline"]))
+    console.print(table)
+
 
 # --- blowup (issue 3) ---------------------------------------------------------------------------
 def _short(x: float) -> str:

@@ -11,7 +11,9 @@ with the column names they came from. A tour:
   file, its 1-based line number and the column.
 * :func:`from_frame` — the same for a pandas ``DataFrame`` (pandas is not needed otherwise).
 * :func:`load_data` — a bundled name or a CSV path, as the command line's ``--data`` takes.
+* :func:`format_csv` — predictions back to CSV text, every float exact.
 * :func:`split` — seeded train / validation / test split.
+* :func:`regression_metrics` — R², RMSE and MAE (scikit-learn's) on column-major arrays.
 * :class:`Standardization` — per-feature and per-target mean and scale, fitted on the
   training split only; stored in the model file (:mod:`deltaprop.io`) and applied again at
   prediction time.
@@ -35,6 +37,7 @@ import csv
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -103,11 +106,17 @@ def load_dataset(name: str) -> Dataset:
     return Dataset(X, Y, features, ["target"], name)
 
 
-def load_data(spec: str | Path, target: str | Sequence[str] | None = None) -> Dataset:
+def load_data(
+    spec: str | Path,
+    target: str | Sequence[str] | None = None,
+    *,
+    features: Sequence[str] | None = None,
+) -> Dataset:
     """A bundled data set name, or the path of a CSV file (see :func:`read_csv`).
 
-    ``target`` names the target column(s) of a CSV file (default: its last column); for a
-    bundled data set it must be None or the data set's own target name.
+    ``target`` and ``features`` choose columns by name as in :func:`read_csv`. For a bundled
+    data set ``target`` must be None or the data set's own target name, and the targets are
+    always returned.
     """
     text = str(spec)
     if text in DATASETS:
@@ -118,12 +127,17 @@ def load_data(spec: str | Path, target: str | Sequence[str] | None = None) -> Da
                 f"target {target!r} is not a column of the bundled data set {text!r}; "
                 f"its target is {', '.join(data.target_names)}"
             )
+        chosen = _names(features, "features", text)
+        if chosen is not None:
+            _require(chosen, {n: j for j, n in enumerate(data.feature_names)}, text, "feature")
+            rows = [data.feature_names.index(n) for n in chosen]
+            data = data._replace(X=np.ascontiguousarray(data.X[rows]), feature_names=chosen)
         return data
     path = Path(spec)
     if not path.exists():
         hint = "" if path.suffix else f"; bundled data sets: {', '.join(DATASETS)}"
         raise ValueError(f"data {text!r} is neither a bundled data set nor an existing file{hint}")
-    return read_csv(path, target)
+    return read_csv(path, target, features=features)
 
 
 # --- tables: CSV files and DataFrames ------------------------------------------------------------
@@ -302,6 +316,20 @@ def _numeric(values: Any, name: str, labels: list[str], source: str) -> np.ndarr
     raise AssertionError("unreachable: a column that failed conversion has a bad cell")
 
 
+def format_csv(names: Sequence[str], Y: Any) -> str:
+    """``Y`` of shape ``(n, m)`` as CSV text: a header of the ``n`` names, then one line per
+    sample (column of ``Y``), each float written exactly (``repr``), so it reads back bit for
+    bit."""
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.ndim != 2 or Y.shape[0] != len(names):
+        raise ValueError(f"Y must have shape ({len(names)}, m) to match names; got {Y.shape}")
+    buffer = StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows([repr(float(v)) for v in row] for row in Y.T)
+    return buffer.getvalue()
+
+
 # --- splitting and standardisation ---------------------------------------------------------------
 
 
@@ -340,6 +368,23 @@ def split(
         return np.ascontiguousarray(data.X[:, idx]), np.ascontiguousarray(data.Y[:, idx])
 
     return Splits(part(train), part(val), part(test))
+
+
+def regression_metrics(Y: Any, A: Any) -> dict[str, float]:
+    """R², RMSE and MAE of predictions ``A`` for targets ``Y``, both of shape ``(n_L, m)``.
+
+    scikit-learn's ``r2_score``, ``root_mean_squared_error`` and ``mean_absolute_error``,
+    each averaged uniformly over the n_L outputs, in the targets' own units.
+    """
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
+    Y_rows, A_rows = np.asarray(Y, dtype=np.float64).T, np.asarray(A, dtype=np.float64).T
+    if Y_rows.shape != A_rows.shape:
+        raise ValueError(f"Y and A must have the same shape (n_L, m); got {Y_rows.T.shape} "
+                         f"and {A_rows.T.shape}")
+    r2 = float(r2_score(Y_rows, A_rows)) if Y_rows.shape[0] >= 2 else float("nan")
+    return {"r2": r2, "rmse": float(root_mean_squared_error(Y_rows, A_rows)),
+            "mae": float(mean_absolute_error(Y_rows, A_rows))}
 
 
 @dataclass(frozen=True, eq=False)
@@ -431,9 +476,11 @@ __all__ = [
     "Dataset",
     "Splits",
     "Standardization",
+    "format_csv",
     "from_frame",
     "load_data",
     "load_dataset",
     "read_csv",
+    "regression_metrics",
     "split",
 ]

@@ -189,6 +189,29 @@ def save_checkpoint(
     return _write(path, tensors, meta)
 
 
+class CheckpointEvery:
+    """A :func:`deltaprop.training.fit` callback: :func:`save_checkpoint` every ``every`` epochs.
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint file, rewritten (atomically) each time.
+    every : int
+        Write after epochs ``every``, ``2 * every``, ...
+    **kwargs
+        Passed on to :func:`save_checkpoint` (``settings``, ``standardization``, names).
+    """
+
+    def __init__(self, path: str | Path, every: int, **kwargs: Any) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an integer >= 1; got {every!r}")
+        self.path, self.every, self.kwargs = Path(path), every, kwargs
+
+    def on_epoch_end(self, state: Any, net: Network) -> None:
+        if state.epoch % self.every == 0:
+            save_checkpoint(self.path, net, state, **self.kwargs)
+
+
 def _net_tensors(net: Network) -> dict[str, np.ndarray]:
     if not isinstance(net, Network):
         raise TypeError(f"net must be a deltaprop Network; got {type(net).__name__}")
@@ -519,6 +542,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MODEL_FORMAT",
     "Checkpoint",
+    "CheckpointEvery",
     "Model",
     "load",
     "load_checkpoint",

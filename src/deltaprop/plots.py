@@ -86,3 +86,107 @@ def plot_blowup(
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _history_field(history: Any, name: str, default: Any = None) -> Any:
+    """A field of a :class:`deltaprop.training.History`, or of a dict with the same keys."""
+    if isinstance(history, dict):
+        return history.get(name, default)
+    return getattr(history, name, default)
+
+
+def _history_lists(history: Any, *names: str) -> list[list[Any]]:
+    """The per-epoch lists ``names`` of a history; the first must not be empty."""
+    lists = [list(_history_field(history, name) or []) for name in names]
+    if not lists[0]:
+        raise ValueError(f"history must hold at least one epoch; its {names[0]!r} is empty")
+    return lists
+
+
+def plot_loss(history: Any, path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """Training and validation cost per epoch (log scale), the best epoch marked.
+
+    Parameters
+    ----------
+    history : deltaprop.training.History
+        ``history.loss`` (one float per epoch), ``history.val_loss`` (empty without validation
+        data) and ``history.best_epoch`` are used.
+    path : str or Path
+        The PNG to write.
+    title : str, optional
+    """
+    import matplotlib.pyplot as plt
+
+    loss, val_loss = _history_lists(history, "loss", "val_loss")
+    epochs = range(1, len(loss) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    ax.plot(epochs, loss, "-", color="tab:blue", label="training cost J")
+    if val_loss:
+        ax.plot(range(1, len(val_loss) + 1), val_loss, "-", color="tab:orange",
+                label="validation cost")
+    best = _history_field(history, "best_epoch", 0)
+    if best:
+        ax.axvline(best, color="0.5", ls=":", label=f"best epoch ({best})")
+    if min(loss + val_loss) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cost J (mean over the epoch)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    ax.set_title(title or "Cost per epoch")
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_gradients(history: Any, path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """Per-layer gradient norms over training (log scale) and the share of dead hidden units.
+
+    Left: :math:`\\lVert \\partial J/\\partial W^{[l]} \\rVert_F = \\lVert \\delta^{[l]}
+    A^{[l-1]T} \\rVert_F` for l = 1..L, averaged over each epoch's batches; vanishing or
+    exploding gradients show as layers drifting apart. Right: for each hidden layer, the
+    fraction of units that no error reached during the epoch (dead ReLUs: :math:`g' = 0` for
+    every sample).
+
+    Parameters
+    ----------
+    history : deltaprop.training.History
+        ``history.grad_norm`` (epochs × L) and ``history.dead_fraction`` (epochs × (L−1)).
+    path : str or Path
+        The PNG to write.
+    title : str, optional
+    """
+    import matplotlib.pyplot as plt
+
+    grad_norm, dead = _history_lists(history, "grad_norm", "dead_fraction")
+    epochs = range(1, len(grad_norm) + 1)
+    fig, (ax_g, ax_d) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    for l in range(1, len(grad_norm[0]) + 1):
+        ax_g.plot(epochs, [row[l - 1] for row in grad_norm], "-", label=f"layer {l}")
+    if min(min(row) for row in grad_norm) > 0:
+        ax_g.set_yscale("log")
+    ax_g.set_xlabel("epoch")
+    ax_g.set_ylabel(r"$\|\partial J/\partial W^{[l]}\|_F$ (mean over batches)")
+    ax_g.set_title("Gradient norm per layer", fontsize=10)
+    ax_g.grid(True, which="major", alpha=0.3)
+    ax_g.legend(fontsize=8)
+    n_hidden = len(dead[0]) if dead else 0
+    for l in range(1, n_hidden + 1):
+        ax_d.plot(range(1, len(dead) + 1), [row[l - 1] for row in dead], "-",
+                  label=f"hidden layer {l}")
+    if n_hidden:
+        ax_d.legend(fontsize=8)
+    else:
+        ax_d.text(0.5, 0.5, "no hidden layers", ha="center", va="center",
+                  transform=ax_d.transAxes)
+    ax_d.set_ylim(-0.02, 1.02)
+    ax_d.set_xlabel("epoch")
+    ax_d.set_ylabel("fraction of units")
+    ax_d.set_title("Dead units (no error reached them all epoch)", fontsize=10)
+    ax_d.grid(True, which="major", alpha=0.3)
+    fig.suptitle(title or "Back-propagated gradients during training")
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
