@@ -183,24 +183,28 @@ def gradients(net: Any, X: Any, Y: Any, cache: bool = True) -> tuple[Any, list[A
         ws.lock.release()
 
 
-def _step(net: Any, ws: Workspace, X: Any, Y: Any) -> tuple[Any, list[Any], list[Any]]:
-    L, m, kinds = net.L, ws.m, ws.kinds
-    W, b, g = list(net.W), list(net.b), [None, *net.g]
-    W.insert(0, None)
-    b.insert(0, None)
-    Z, A = ws.Z, [X] + [None] * L
-
-    # --- forward: Z^[l] = W^[l] A^[l-1] + b^[l],  A^[l] = g^[l](Z^[l]) --------------------
-    for l in range(1, L + 1):
-        Z_l = np.matmul(W[l], A[l - 1], out=Z[l])
-        np.add(Z_l, b[l], out=Z_l)
+def _forward(net: Any, ws: Workspace, X: Any) -> list[Any]:
+    """The forward pass into the workspace: ``A[l]`` for l = 0..L (``ws.Z`` holds each Z)."""
+    kinds, Z = ws.kinds, ws.Z
+    A = [X]
+    for l, (W_l, b_l, g_l) in enumerate(zip(net.W, net.b, net.g), start=1):
+        Z_l = np.matmul(W_l, A[l - 1], out=Z[l])  # Z^[l] = W^[l] A^[l-1] ...
+        np.add(Z_l, b_l, out=Z_l)  # ... + b^[l]
         kind = kinds[l]
         if kind == _RELU:
-            A[l] = np.maximum(Z_l, 0, out=ws.A[l])
+            A.append(np.maximum(Z_l, 0, out=ws.A[l]))  # A^[l] = max(0, Z^[l])
         elif kind == _IDENTITY:
-            A[l] = Z_l
+            A.append(Z_l)  # A^[l] = Z^[l]
         else:
-            A[l] = g[l].g(Z_l)
+            A.append(g_l.g(Z_l))  # A^[l] = g^[l](Z^[l])
+    return A
+
+
+def _step(net: Any, ws: Workspace, X: Any, Y: Any) -> tuple[Any, list[Any], list[Any]]:
+    L, m, kinds = net.L, ws.m, ws.kinds
+    W, g = [None, *net.W], [None, *net.g]
+    Z = ws.Z
+    A = _forward(net, ws, X)
 
     # --- (ii) and J -----------------------------------------------------------------------------
     if g[L] is identity and net.loss is mse:
