@@ -1,7 +1,8 @@
 """The computational-graph engine: every operation, every method, against independent references.
 
-References: central differences of the test's own math functions; JAX float64 autodiff replaying
-the same random programs; derivatives worked by hand; and, for the operation counts, a plain
+References: central differences of the test's own math functions; SymPy's exact derivatives
+of the same random programs, evaluated to 30 digits (and JAX float64 autodiff, with
+DELTAPROP_SLOW=1); derivatives worked by hand; and, for the operation counts, a plain
 recursive transcription of the definitions in ``deltaprop.graph._count`` written here.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import os
 import sys
 from types import SimpleNamespace
 
@@ -360,6 +362,29 @@ def test_random_programs_every_method_and_central_differences(case):
         assert g == pytest.approx(central(f, leaves, k), rel=1e-5, abs=1e-5)
 
 
+@settings(max_examples=20)
+@given(programs())
+def test_random_programs_against_sympy_exact_derivatives(case):
+    sp = pytest.importorskip("sympy")
+    leaves, program = case
+    value, values, relu_inputs = plain_value(leaves, program)
+    assume(all(abs(v) < 1e3 for v in values) and all(abs(z) > 1e-3 for z in relu_inputs))
+    ns = SimpleNamespace(exp=sp.exp, log=sp.log, tanh=sp.tanh, sigmoid=lambda a: 1 / (1 + sp.exp(-a)),
+                         sin=sp.sin, cos=sp.cos, relu=lambda a: sp.Piecewise((a, a > 0), (0, True)))
+    symbols = sp.symbols(f"x0:{len(leaves)}")
+    expression = run_program(program, list(symbols), ns)[-1]
+    at = dict(zip(symbols, [sp.Float(v, 30) for v in leaves]))
+    # the exact derivative, evaluated to 30 digits
+    reference = [float(sp.diff(expression, x).evalf(30, subs=at)) for x in symbols]
+    z, xs = build(leaves, program)
+    grads = gradients(z, xs)[0]
+    scale = 1 + max(abs(r) for r in reference)
+    for g, r in zip(grads, reference):
+        assert abs(g - r) <= 1e-11 * scale
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("DELTAPROP_SLOW"), reason="set DELTAPROP_SLOW=1 (JAX start-up)")
 @settings(max_examples=25)
 @given(programs())
 def test_random_programs_against_jax_float64(case):
