@@ -141,8 +141,11 @@ class Problem:
         return {"parameters": params, "gradients": params, "Z_and_A": cached}
 
 
-def deltaprop_contender(p: Problem, reference: bool = False) -> Contender:
-    """The fit loop's step: ``_gradients`` (fast path) or ``_reference_gradients``, then SGD."""
+def deltaprop_contender(p: Problem, reference: bool = False, update: bool = True) -> Contender:
+    """The fit loop's step: ``_gradients`` (fast path) or ``_reference_gradients``, then SGD.
+
+    ``update=False`` leaves the SGD step out (the gradients alone).
+    """
     from .network import Network
     from .optim import SGD
 
@@ -155,7 +158,8 @@ def deltaprop_contender(p: Problem, reference: bool = False) -> Contender:
 
     def step() -> None:
         _, dW, db = grad(X, Y)
-        opt.step(net, dW, db)
+        if update:
+            opt.step(net, dW, db)
 
     def params() -> list[tuple[np.ndarray, np.ndarray]]:
         return [(W.copy(), b.copy()) for W, b in zip(net.W, net.b)]
@@ -393,8 +397,8 @@ def time_contenders(cs: Sequence[Contender], repeats: int = 7, min_sample_s: flo
         ks.append(max(1, min(10_000, math.ceil(min_sample_s / max(t1, 1e-7)))))
     times: dict[str, list[float]] = {c.name: [] for c in cs}
     order = list(range(len(cs)))
+    gc.collect()
     for r in range(repeats):
-        gc.collect()
         for i in order[r % len(cs):] + order[: r % len(cs)]:
             if pause_s:
                 time.sleep(pause_s)
@@ -418,22 +422,28 @@ def step_memory(p: Problem, reference: bool = False, steps: int = 2) -> dict[str
     """Peak memory of deltaprop's step, from :mod:`tracemalloc`, against the budget.
 
     The parameters exist before tracing starts; everything the steps allocate (the fast
-    path's workspace on the first step, the gradients, any temporary) is traced. Peak =
-    parameters + traced peak; budget = parameters + gradients + cached Z and A.
+    path's workspace on the first step, the gradients, the optimiser's state, any temporary)
+    is traced. ``peak_bytes`` = parameters + traced peak of ``steps`` whole steps;
+    ``gradients_peak_bytes`` the same for ``_gradients`` alone (no optimiser); budget =
+    parameters + gradients + cached Z and A.
     """
-    c = deltaprop_contender(p, reference=reference)
     nb = p.nbytes
     budget = nb["parameters"] + nb["gradients"] + nb["Z_and_A"]
-    gc.collect()
-    tracemalloc.start()
-    try:
-        for _ in range(steps):
-            c.step()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    total = nb["parameters"] + peak
-    return {"peak_bytes": total, "budget_bytes": budget, "ratio": total / budget, **nb}
+
+    def peak(step: Callable[[], Any]) -> int:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            for _ in range(steps):
+                step()
+            return nb["parameters"] + tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    whole = peak(deltaprop_contender(p, reference=reference).step)
+    grads = peak(deltaprop_contender(p, reference=reference, update=False).step)
+    return {"peak_bytes": whole, "budget_bytes": budget, "ratio": whole / budget,
+            "gradients_peak_bytes": grads, "gradients_ratio": grads / budget, **nb}
 
 
 # --- the benchmark --------------------------------------------------------------------------------
@@ -601,7 +611,7 @@ def scaling(depths: Sequence[int] = (2, 4, 8, 16, 32), batches: Sequence[int] = 
         p = Problem.make(sizes, mb, dtype)
         series[kind].append({"x": x, "sizes": sizes, "m": mb, **_phases(p, repeats,
                                                                          min_sample_s)})
-    for kind in series:
+    for kind in ("depth", "batch"):
         xs = np.array([pt["x"] for pt in series[kind]], float)
         ys = np.array([pt["step_s"] for pt in series[kind]], float)
         series[kind + "_fit"] = _linear_fit(xs, ys)  # type: ignore[assignment]
