@@ -230,6 +230,8 @@ def train_command(
                                                         "in --out, with its settings."),
     checkpoint_every: int = typer.Option(
         10, "--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write loss.png and "
+                                                               "gradients.png."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and paths as JSON, no "
                                                        "progress bar."),
 ) -> None:
@@ -334,13 +336,12 @@ def train_command(
         metrics[part]["baseline"] = regression_metrics(Y, np.broadcast_to(mean, Y.shape))
         metrics[part]["m"] = Y.shape[1]
     history = state.history
-    files = {"model": os.path.join(out, "model.safetensors"),
-             "loss_plot": os.path.join(out, "loss.png"),
-             "gradients_plot": os.path.join(out, "gradients.png"), "checkpoint": ckpt_path}
+    files = {"model": os.path.join(out, "model.safetensors"), "checkpoint": ckpt_path}
     save(net, files["model"], metadata={"settings": settings, "metrics": _metrics_json(metrics)},
          **names)
-    plot_loss(history, files["loss_plot"])
-    plot_gradients(history, files["gradients_plot"])
+    if plots:
+        files["loss_plot"] = str(plot_loss(history, os.path.join(out, "loss.png")))
+        files["gradients_plot"] = str(plot_gradients(history, os.path.join(out, "gradients.png")))
     summary = {"epochs": history.n_iter, "best_epoch": history.best_epoch,
                "stopped_reason": history.stopped_reason, "seconds": seconds,
                "sizes": net.sizes, "data": settings["data"], "metrics": _metrics_json(metrics),
@@ -361,7 +362,7 @@ def train_command(
         b = r["baseline"]
         table.add_row(part, str(r["m"]), *_metric_cells(r), *_metric_cells(b))
     console.print(table)
-    console.print(f"wrote {', '.join(files.values())}")
+    console.print(f"wrote {', '.join(files.values())}", soft_wrap=True)
 
 
 def _bundled_data_sets() -> tuple[str, ...]:
