@@ -270,3 +270,60 @@ def test_save_refuses_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match="net must be a deltaprop Network"):
         save("not a network", tmp_path / "m.safetensors")
     assert not list(tmp_path.iterdir())
+
+
+# --- checkpoints ------------------------------------------------------------------------------------
+
+
+def test_checkpoint_round_trip_resumes_bit_for_bit(tmp_path):
+    """Train 12 epochs straight; or 5, checkpoint to a file, load it, train to 12: same weights."""
+    from deltaprop.io import CheckpointEvery, load_checkpoint, save_checkpoint
+    from deltaprop.training import TrainState
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 120))
+    Y = np.sin(X[:1]) + X[1:2] * X[2:3]
+    Xv, Yv = X[:, :20], Y[:, :20]
+    kwargs = dict(lr=0.01, batch_size=16, validation_data=(Xv, Yv), early_stopping=True,
+                  n_iter_no_change=50, seed=4)
+
+    straight = dp.Network([3, 8, 1], seed=1)
+    dp.fit(straight, X, Y, epochs=12, **kwargs)
+
+    net, state = dp.Network([3, 8, 1], seed=1), TrainState()
+    path = tmp_path / "ckpt.safetensors"
+    std = Standardization(np.zeros(3), np.ones(3), np.zeros(1), np.ones(1))
+    dp.fit(net, X, Y, epochs=5, state=state, **kwargs,
+           callbacks=[CheckpointEvery(path, 5, settings={"run": "a"}, standardization=std)])
+    ckpt = load_checkpoint(path)
+    assert ckpt.settings == {"run": "a"} and ckpt.state.epoch == 5
+    assert np.array_equal(ckpt.model.standardization.x_scale, np.ones(3))
+    dp.fit(ckpt.model.net, X, Y, epochs=12, state=ckpt.state, **kwargs)
+    assert _arrays_equal(straight, ckpt.model.net)
+    # a checkpoint also loads as a plain model (the epoch-5 weights, not the resumed ones)
+    assert dp.load(path).sizes == [3, 8, 1]
+    save_checkpoint(path, ckpt.model.net, ckpt.state)
+    assert load_checkpoint(path).state.history.loss == ckpt.state.history.loss
+
+
+def test_a_tampered_training_state_is_refused(tmp_path):
+    from deltaprop.io import load_checkpoint, save_checkpoint
+    from deltaprop.training import TrainState
+
+    net = dp.Network([2, 3, 1])
+    dp.fit(net, np.ones((2, 8)), np.ones((1, 8)), epochs=2, state=(state := TrainState()))
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, net, state)
+    with safe_open(str(path), framework="np") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        meta = json.loads(f.metadata()["deltaprop"])
+    del meta["train_state"]["history"]
+    with pytest.raises(ValueError, match="invalid training state"):
+        load_checkpoint(_forge(tmp_path, tensors, meta))
+    with pytest.raises(ValueError, match="missing field.*settings"):
+        load_checkpoint(_forge(tmp_path, tensors, {k: v for k, v in meta.items()
+                                                   if k != "settings"}))
+    with pytest.raises(ValueError, match="every must be an integer >= 1"):
+        from deltaprop.io import CheckpointEvery
+
+        CheckpointEvery(path, 0)
