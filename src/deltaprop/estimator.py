@@ -267,7 +267,9 @@ class _DeltaPropMLP(BaseEstimator):
         # one transpose at the boundary: the core's samples are columns
         Xc = np.ascontiguousarray(X.T, dtype=dtype)
         Yc = np.ascontiguousarray(T.T, dtype=dtype)
-        early = bool(self.early_stopping) and not incremental
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early = bool(self.early_stopping)
         sgd = self.solver == "sgd"
         kwargs: dict[str, Any] = dict(
             optimizer=self.solver, lr=float(self.learning_rate_init),
@@ -287,25 +289,27 @@ class _DeltaPropMLP(BaseEstimator):
                 if self._state is None:
                     self._state = TrainState()
                 state = self._state
+                t_before = state.t
                 history = fit(net, Xc, Yc, epochs=state.epoch + 1, seed=self._fit_seed,
                               state=state, **kwargs)
-                new = history.loss[-1:]
+                new, seen = history.loss[-1:], state.t - t_before
             else:
                 state = TrainState()
                 history = fit(net, Xc, Yc, epochs=int(self.max_iter), seed=self._fit_seed,
                               state=state, **kwargs)
                 self._state = None
-                new = history.loss
-        self._record(history, new, early, n_samples=X.shape[0], incremental=incremental)
+                new, seen = history.loss, history.t
+        self._record(history, new, seen, early, incremental=incremental)
         return self
 
     def _record(
-        self, history: History, new: list[float], early: bool, n_samples: int,
-        incremental: bool,
+        self, history: History, new: list[float], seen: int, early: bool, incremental: bool
     ) -> None:
         self.loss_curve_ = [*self.loss_curve_, *new]
-        self.n_iter_ += len(new)
-        self.t_ += n_samples * len(new)
+        # n_iter_: the epochs of this fit, as scikit-learn's (partial_fit calls add up);
+        # t_: every training sample seen since the first fit
+        self.n_iter_ = self.n_iter_ + 1 if incremental else len(new)
+        self.t_ += seen
         self.loss_ = self.loss_curve_[-1]
         if early:
             self.validation_scores_ = list(history.val_score)

@@ -39,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ._array import namespace
 from .activations import Activation, identity, sigmoid, softmax
 
@@ -93,10 +95,14 @@ mse = Loss("mse", _mse, _mse_prime)
 # all: the registered shortcuts below give δ^[L] = (A − Y)/m directly.
 
 
-def _clip(A: Any, low: bool = True, high: bool = True) -> Any:
+def _clip(A: Any, high: bool = True) -> Any:
+    """A clipped to [ε, 1 − ε] (or [ε, ∞) with ``high=False``), ε the dtype's machine epsilon."""
+    if type(A) is np.ndarray:  # fast path: NumPy's own clip (called once per batch)
+        eps = np.finfo(A.dtype).eps
+        return np.clip(A, eps, 1.0 - eps if high else None)
     xp = namespace(A)
     eps = float(xp.finfo(A.dtype).eps)
-    return xp.clip(A, eps if low else None, 1.0 - eps if high else None)
+    return xp.clip(A, eps, 1.0 - eps if high else None)
 
 
 def _binary_cross_entropy(A: Any, Y: Any) -> Any:

@@ -18,9 +18,10 @@ gradient :math:`g`, are scikit-learn's, so that the same settings train alike:
   :math:`\eta_t = \eta \sqrt{1-\beta_2^t} / (1-\beta_1^t)`,
   :math:`\theta \leftarrow \theta - \eta_t\, m / (\sqrt v + \epsilon)`.
 
-``opt.step(net, dW, db)`` applies one step in place to ``net.W[l]`` and ``net.b[l]``; it uses
-the gradient arrays it is given as scratch space (they are overwritten), so a step allocates
-at most two parameter-sized temporaries. ``opt.lr`` (:math:`\eta`) may be changed between steps;
+``opt.step(net, dW, db)`` applies one step in place to ``net.W[l]`` and ``net.b[l]``. The
+state of all parameters is one flat vector per slot and the gradients are gathered into one
+flat vector (a reused buffer on NumPy), so a step is a dozen vector operations whatever the
+depth, with at most two temporaries. ``opt.lr`` (:math:`\eta`) may be changed between steps;
 the schedules below do so once per epoch. ``state_dict()`` / ``load_state_dict()`` export and
 restore everything as a flat ``dict`` of NumPy arrays and numbers (safetensors-friendly), so
 training can stop and resume bit for bit.
@@ -89,8 +90,12 @@ def _copy(x: Any) -> Any:
 class Optimizer:
     """Base class: a learning rate ``lr``, per-parameter state, ``step`` and state export.
 
-    Subclasses define ``_slots`` (the names of their per-parameter state arrays),
-    ``_hyper`` (the names of their float/int hyper-parameters) and ``_update``.
+    The state of all parameters W[1], b[1], W[2], ... lives in one flat vector per slot
+    (``"m"``, ``"v"``, ``"velocity"``), and each step gathers the gradients into one flat
+    vector too, so that a rule is a handful of vector operations whatever the depth; the
+    update is then added to each parameter in place. Subclasses define ``_slots`` (the state
+    vectors' names), ``_hyper`` (their float/int hyper-parameters) and ``_update(G)``, which
+    turns the flat gradient ``G`` (scratch) into the flat update ``U``: θ ← θ + U.
     """
 
     name = "optimizer"
@@ -99,9 +104,11 @@ class Optimizer:
 
     def __init__(self, lr: float) -> None:
         self.lr = lr
-        # _state[slot][k]: state array of parameter k (W[1], b[1], W[2], b[2], ...) or None
-        self._state: dict[str, list[Any]] | None = None
+        self._state: dict[str, Any] | None = None  # slot -> flat vector over all parameters
+        self._layout: list[tuple[int, int, tuple[int, ...]]] = []  # (offset, size, shape)
         self._pending: StateDict | None = None  # loaded arrays, placed on the first step
+        self._G: Any = None  # NumPy: the flat gradient buffer, reused every step
+        self._views: dict[int, list[Any]] = {}  # NumPy: per-parameter views of flat buffers
 
     @property
     def lr(self) -> float:
@@ -121,59 +128,100 @@ class Optimizer:
         ----------
         net : Network
         dW : sequence of arrays, ``dW[l]`` of shape (n_l, n_{l-1})
-            :math:`\\partial J/\\partial W^{[l]}`, l = 1..L (a :class:`Layers` or a plain list
-            in layer order). Overwritten: the step uses it as scratch space.
+            :math:`\\partial J/\\partial W^{[l]}`, l = 1..L (a :class:`Layers` or a plain
+            list in layer order). May be overwritten: the step may use it as scratch space.
         db : sequence of arrays, ``db[l]`` of shape (n_l, 1)
-            :math:`\\partial J/\\partial b^{[l]}`, l = 1..L. Overwritten likewise.
+            :math:`\\partial J/\\partial b^{[l]}`, l = 1..L. May be overwritten likewise.
         """
         params = [p for pair in zip(net.W, net.b) for p in pair]  # W[1], b[1], W[2], ...
         grads = [g for pair in zip(dW, db) for g in pair]
-        if self._state is None:
+        if self._state is None or len(self._layout) != len(params):
             self._init_state(net, params)
-        self._update(params, grads)
+        if not self._slots:  # no state (plain SGD): per parameter, θ ← θ − η g
+            for theta, G in zip(params, grads):
+                G *= self.lr
+                theta -= G
+            return
+        U = self._update(self._gather(grads))
+        for theta, u in zip(params, self._split(U)):
+            theta += u
 
-    def _update(self, params: list[Any], grads: list[Any]) -> None:  # pragma: no cover
+    def _update(self, G: Any) -> Any:  # pragma: no cover
         raise NotImplementedError
+
+    def _gather(self, grads: list[Any]) -> Any:
+        """The gradients as one flat vector (a reused buffer on NumPy)."""
+        if self._G is not None:
+            for v, g in zip(self._views[id(self._G)], grads):
+                v[...] = g
+            return self._G
+        xp = _array.namespace(*grads)
+        return xp.concat([xp.reshape(g, (-1,)) for g in grads])
+
+    def _split(self, flat: Any) -> list[Any]:
+        """Per-parameter views (shapes of W[1], b[1], ...) of a flat vector."""
+        views = self._views.get(id(flat))
+        if views is not None:
+            return views
+        xp = _array.namespace(flat)
+        return [xp.reshape(flat[o : o + n], shape) for o, n, shape in self._layout]
 
     def _init_state(self, net: Any, params: list[Any]) -> None:
         xp = _array.namespace(*params)
-        if self._pending is not None:
-            state = {s: [] for s in self._slots}
-            for s in self._slots:
-                for k, p in enumerate(params):
-                    key = f"{s}.{_param_name(k)}"
-                    if key not in self._pending:
-                        raise ValueError(
-                            f"optimizer state has no {key!r}: it was saved for another network"
-                        )
-                    a = np.asarray(self._pending[key])
-                    if a.shape != tuple(p.shape):
-                        raise ValueError(
-                            f"optimizer state {key!r} has shape {a.shape} but the parameter "
-                            f"has shape {tuple(p.shape)}: it was saved for another network"
-                        )
-                    state[s].append(net._asarray(a))
-            self._pending = None
-            self._state = state
-        else:
-            self._state = {s: [xp.zeros_like(p) for p in params] for s in self._slots}
+        self._layout, offset = [], 0
+        for p in params:
+            n = math.prod(p.shape)
+            self._layout.append((offset, n, tuple(p.shape)))
+            offset += n
+        state = {}
+        for s in self._slots:
+            if self._pending is None:
+                state[s] = xp.zeros(
+                    (offset,), dtype=params[0].dtype, device=_array.device_of(params[0])
+                )
+                continue
+            parts = []
+            for k, p in enumerate(params):
+                key = f"{s}.{_param_name(k)}"
+                if key not in self._pending:
+                    raise ValueError(
+                        f"optimizer state has no {key!r}: it was saved for another network"
+                    )
+                a = np.asarray(self._pending[key])
+                if a.shape != tuple(p.shape):
+                    raise ValueError(
+                        f"optimizer state {key!r} has shape {a.shape} but the parameter "
+                        f"has shape {tuple(p.shape)}: it was saved for another network"
+                    )
+                parts.append(a.reshape(-1))
+            state[s] = net._asarray(np.concatenate(parts))
+        self._pending = None
+        self._state = state
+        self._G, self._views = None, {}
+        if type(params[0]) is np.ndarray:
+            self._G = np.empty((offset,), dtype=params[0].dtype)
+            for flat in (self._G, *state.values()):
+                self._views[id(flat)] = [
+                    flat[o : o + n].reshape(shape) for o, n, shape in self._layout
+                ]
 
     # --- state export -----------------------------------------------------------------------
 
     def state_dict(self) -> StateDict:
         """Hyper-parameters and state as a flat dict of floats/ints and NumPy arrays (copies).
 
-        Array keys are ``"<slot>.W.<l>"`` and ``"<slot>.b.<l>"`` (e.g. ``"m.W.1"``); the
-        arrays are absent before the first step.
+        Array keys are ``"<slot>.W.<l>"`` and ``"<slot>.b.<l>"`` (e.g. ``"m.W.1"``), each of
+        its parameter's shape; the arrays are absent before the first step.
         """
         d: StateDict = {h: getattr(self, h) for h in self._hyper}
         for h, v in d.items():
             if isinstance(v, bool):
                 d[h] = int(v)
         if self._state is not None:
-            for s, arrays in self._state.items():
-                for k, a in enumerate(arrays):
-                    d[f"{s}.{_param_name(k)}"] = np.array(_array.to_numpy(a), copy=True)
+            for s, flat in self._state.items():
+                host = _array.to_numpy(flat)
+                for k, (o, n, shape) in enumerate(self._layout):
+                    d[f"{s}.{_param_name(k)}"] = host[o : o + n].reshape(shape).copy()
         elif self._pending is not None:
             d.update({k: np.array(v, copy=True) for k, v in self._pending.items()})
         return d
@@ -200,7 +248,7 @@ class Optimizer:
     def _snapshot(self) -> Any:
         state = None
         if self._state is not None:
-            state = {s: [_copy(a) for a in arrays] for s, arrays in self._state.items()}
+            state = {s: _copy(flat) for s, flat in self._state.items()}
         hyper = {h: getattr(self, h) for h in self._hyper}
         return hyper, state, self._pending
 
@@ -208,9 +256,12 @@ class Optimizer:
         hyper, state, pending = snap
         for h, v in hyper.items():
             setattr(self, h, v)
-        self._state = None if state is None else {
-            s: [_copy(a) for a in arrays] for s, arrays in state.items()
-        }
+        if state is not None and self._state is not None and state.keys() == self._state.keys():
+            for s, flat in state.items():
+                self._state[s][...] = flat  # in place: the NumPy views stay valid
+        else:
+            self._state = None if state is None else {s: _copy(f) for s, f in state.items()}
+            self._layout = [] if state is None else self._layout
         self._pending = pending
 
     def __repr__(self) -> str:
@@ -256,26 +307,19 @@ class SGD(Optimizer):
         self.momentum = _number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self._slots = ("velocity",) if self.momentum > 0 else ()
 
-    def _update(self, params: list[Any], grads: list[Any]) -> None:
-        eta, mu = self.lr, self.momentum
-        if mu == 0.0:
-            for theta, G in zip(params, grads):
-                G *= eta  # G = η g
-                theta -= G  # θ ← θ − η g
-            return
+    def _update(self, G: Any) -> Any:
         assert self._state is not None
-        for theta, G, v in zip(params, grads, self._state["velocity"]):
-            G *= eta  # G = η g
-            v *= mu
-            v -= G  # v ← μ v − η g
-            if self.nesterov:
-                # θ ← θ + μ v − η g, formed in G without a temporary: G ← μ (v − G/μ)
-                G *= -1.0 / mu
-                G += v
-                G *= mu
-                theta += G
-            else:
-                theta += v  # θ ← θ + v
+        eta, mu, v = self.lr, self.momentum, self._state["velocity"]
+        G *= eta  # G = η g
+        v *= mu
+        v -= G  # v ← μ v − η g
+        if not self.nesterov:
+            return v  # θ ← θ + v
+        # θ ← θ + μ v − η g, formed in G without a temporary: G ← μ (v − G/μ)
+        G *= -1.0 / mu
+        G += v
+        G *= mu
+        return G
 
 
 class Adam(Optimizer):
@@ -319,26 +363,24 @@ class Adam(Optimizer):
         super().load_state_dict(d)
         self.t = int(self.t)
 
-    def _update(self, params: list[Any], grads: list[Any]) -> None:
+    def _update(self, G: Any) -> Any:
         assert self._state is not None
-        b1, b2 = self.beta_1, self.beta_2
+        b1, b2, m, v = self.beta_1, self.beta_2, self._state["m"], self._state["v"]
         self.t += 1
         eta_t = self.lr * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
-        xp = _array.namespace(*params)
-        for theta, G, m, v in zip(params, grads, self._state["m"], self._state["v"]):
-            T = G * G  # temporary 1: g ⊙ g
-            T *= 1.0 - b2
-            v *= b2
-            v += T  # v ← β₂ v + (1 − β₂) g ⊙ g
-            G *= 1.0 - b1
-            m *= b1
-            m += G  # m ← β₁ m + (1 − β₁) g
-            D = xp.sqrt(v)  # temporary 2: √v + ε
-            D += self.epsilon
-            G[...] = m
-            G /= D
-            G *= eta_t
-            theta -= G  # θ ← θ − η_t m / (√v + ε)
+        T = G * G  # temporary 1: g ⊙ g
+        T *= 1.0 - b2
+        v *= b2
+        v += T  # v ← β₂ v + (1 − β₂) g ⊙ g
+        G *= 1.0 - b1
+        m *= b1
+        m += G  # m ← β₁ m + (1 − β₁) g
+        D = _array.namespace(v).sqrt(v)  # temporary 2: √v + ε
+        D += self.epsilon
+        G[...] = m
+        G /= D
+        G *= -eta_t
+        return G  # θ ← θ − η_t m / (√v + ε)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}

@@ -625,6 +625,7 @@ def fit(
 
     L = net.L
     hidden = L - 1
+    on_host = net.backend == "numpy"  # J is a NumPy scalar: no device to synchronise
     callbacks = list(callbacks)
 
     # --- the committed point: the end of the last completed epoch ---------------------------
@@ -664,12 +665,15 @@ def fit(
                 for start in range(0, n_train, batch_size):
                     stop = min(start + batch_size, n_train)
                     J, dW, db = net._gradients(Xs[:, start:stop], Ys[:, start:stop])
-                    J_sum = J_sum + J * (stop - start)
-                    for l in range(L):
-                        norm_sum[l] = norm_sum[l] + _fro(xp, dW[l + 1])
+                    dW, db = list(dW), list(db)  # layers 1..L at positions 0..L-1
+                    J_sum += (float(J) if on_host else J) * (stop - start)
+                    for l, g in enumerate(dW):
+                        norm_sum[l] += _fro(xp, g)
                     for l in range(hidden):
-                        nz = db[l + 1] != 0
-                        alive[l] = nz if alive[l] is None else (alive[l] | nz)
+                        if alive[l] is None:
+                            alive[l] = db[l] != 0
+                        else:
+                            alive[l] |= db[l] != 0
                     opt.step(net, dW, db)
                     n_batches += 1
                 state.t += n_train
