@@ -100,6 +100,8 @@ def derivative(output: Var, x: Var, order: Sequence[Var] | None = None) -> tuple
     inside = between(order, [x])
     if output not in inside:
         return 0.0, OpCount()
+    if output is x:
+        return 1.0, OpCount()
     # structure only: which input slots of each node lead down to x
     slots = {v: [i for i, u in enumerate(v.inputs) if u in inside] for v in inside}
 
@@ -107,9 +109,7 @@ def derivative(output: Var, x: Var, order: Sequence[Var] | None = None) -> tuple
     # a frame is one pending call D(v): [v, next position in slots[v], sum so far, local of
     # the slot being expanded]; `result` carries the value of a call that has just returned.
     stack: list[list] = [[output, 0, None, 0.0]]
-    result: float | None = 1.0 if output is x else None
-    if output is x:
-        stack.clear()
+    result: float | None = None
     while stack:
         frame = stack[-1]
         v, pos, total, local = frame
