@@ -332,3 +332,38 @@ def test_process_cluster_streams_data_larger_than_a_worker():
         _assert_same_gradients(
             dd.gradients(net, Xs, Ys), net.gradients(*c.compute([Xs, Ys], sync=True)), 1e-10
         )
+
+
+# --- through the training API ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_training_fit_on_dask_equals_full_batch_in_memory(sync, optimizer):
+    # The reference: deltaprop.fit in memory with one batch of all samples per epoch.
+    net = dp.Network([3, 6, 1], hidden="tanh", seed=19)
+    Xn, Yn = _data(3, 1, 90, seed=20)
+    ref = net.copy()
+    h_ref = dp.fit(ref, Xn, Yn, optimizer=optimizer, lr=0.05, epochs=6, batch_size=90,
+                   shuffle=False, n_iter_no_change=None)
+    X, Y = da.from_array(Xn, chunks=(3, 40)), da.from_array(Yn, chunks=(1, 40))
+    h = dp.fit(net, X, Y, optimizer=optimizer, lr=0.05, epochs=6, n_iter_no_change=None)
+    assert h.n_iter == 6 and h.stopped_reason == "max_epochs" and h.t == 6 * 90
+    np.testing.assert_allclose(h.loss, h_ref.loss, rtol=1e-10)
+    np.testing.assert_allclose(h.grad_norm, h_ref.grad_norm, rtol=1e-9)
+    for l in (1, 2):
+        np.testing.assert_allclose(net.W[l], ref.W[l], rtol=1e-9, atol=1e-13)
+
+
+def test_training_fit_lbfgs_and_refusals_on_dask(sync):
+    net = dp.Network([2, 8, 1], hidden="tanh", seed=21)
+    Xn = np.random.default_rng(22).uniform(-2, 2, size=(2, 150))
+    Yn = np.sin(Xn[:1]) * np.cos(Xn[1:])
+    X, Y = da.from_array(Xn, chunks=(2, 64)), da.from_array(Yn, chunks=(1, 64))
+    h = dp.fit(net, X, Y, optimizer="lbfgs", epochs=10, n_iter_no_change=None)
+    assert h.n_iter == 10 and len(h.loss) == 10
+    assert net.cost(Xn, Yn) == pytest.approx(h.loss[-1], rel=1e-12)
+    assert h.loss[-1] < 0.5 * h.loss[0]
+    with pytest.raises(ValueError, match="batch_size must be 'auto'.*got 32"):
+        dp.fit(net, X, Y, batch_size=32)
+    with pytest.raises(ValueError, match="early_stopping and validation_data are not supported"):
+        dp.fit(net, X, Y, early_stopping=True)

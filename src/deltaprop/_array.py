@@ -118,6 +118,11 @@ def is_floating(xp: Any, dtype: Any) -> bool:
     return xp.isdtype(dtype, "real floating")
 
 
+def is_dask(x: Any) -> bool:
+    """Whether ``x`` is a Dask array (without importing Dask)."""
+    return array_api_compat.is_dask_array(x)
+
+
 def device_of(x: Any) -> Any:
     """The device an array lives on (``"cpu"`` for NumPy)."""
     return array_api_compat.device(x)

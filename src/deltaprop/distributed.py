@@ -483,6 +483,130 @@ def _fit_lbfgs(
     result.message = str(res.message)
 
 
+# --- the training API on Dask: deltaprop.fit(net, X_dask, Y_dask) --------------------------------
+
+
+def _training_fit(
+    net: Network,
+    X: Any,
+    Y: Any,
+    *,
+    optimizer: Any,
+    lr: float,
+    epochs: int,
+    batch_size: Any,
+    tol: float,
+    n_iter_no_change: int | None,
+    callbacks: Any,
+    state: Any,
+    early_stopping: bool,
+    validation_data: Any,
+    optimizer_kwargs: dict[str, Any],
+) -> Any:
+    """:func:`deltaprop.training.fit` for Dask arrays: full-batch epochs, one gradient each.
+
+    Each epoch is one pass over all blocks (:func:`gradients`) and one step of the optimiser
+    (``"sgd"``, ``"adam"`` or an :class:`~deltaprop.optim.Optimizer`, the same objects as the
+    mini-batch loop), or one L-BFGS iteration (``optimizer="lbfgs"``). The epoch's loss is the
+    cost before its step, as in the mini-batch loop. Mini-batches, shuffling, validation and
+    resuming from a non-empty state are refused with a ``ValueError``: they would gather or
+    reorder samples across blocks.
+    """
+    from .optim import Optimizer, get_optimizer
+    from .training import NonFiniteLossError, TrainState
+
+    X, Y = _check_XY(net, X, Y)
+    m = X.shape[1]
+    if not (batch_size == "auto" or (isinstance(batch_size, int) and batch_size >= m)):
+        raise ValueError(
+            f"batch_size must be 'auto' (the full batch) for Dask arrays, whose training is "
+            f"full-batch; got {batch_size!r}"
+        )
+    if early_stopping or validation_data is not None:
+        raise ValueError(
+            "early_stopping and validation_data are not supported for Dask arrays (full-batch "
+            f"training); got early_stopping={early_stopping!r}, validation_data="
+            f"{'(given)' if validation_data is not None else None}"
+        )
+    if state is None:
+        state = TrainState()
+    elif not isinstance(state, TrainState):
+        raise TypeError(f"state must be a TrainState or None; got {type(state).__name__}")
+    if state.epoch:
+        raise ValueError(
+            f"resuming (a state with {state.epoch} epochs) is not supported for Dask arrays"
+        )
+    history = state.history
+    history.stopped_reason = None
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if hasattr(cb, "on_train_begin"):
+            cb.on_train_begin(state, net)
+
+    def end_epoch(J: float, dW: Any, db: Any, rate: float) -> bool:
+        """Record one epoch; True when training should stop."""
+        state.epoch += 1
+        state.t += m
+        history.loss.append(J)
+        history.lr.append(rate)
+        history.n_iter, history.t = state.epoch, state.t
+        if dW is not None:
+            history.grad_norm.append([float(np.linalg.norm(g)) for g in dW])
+            history.dead_fraction.append(
+                [float(np.mean(np.all(g == 0, axis=1))) for g in list(db)[:-1]]
+            )
+        if not math.isfinite(J):
+            raise NonFiniteLossError(
+                f"the training loss became {J} in epoch {state.epoch}: try a smaller learning "
+                f"rate (lr = {rate})", state.epoch, state,
+            )
+        if state.best_loss - tol > J:
+            state.best_loss, history.best_epoch, state.no_improvement = J, state.epoch, 0
+        else:
+            state.no_improvement += 1
+        stop = False
+        for cb in callbacks:
+            if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(state, net) is True:
+                stop, history.stopped_reason = True, "callback"
+        if not stop and n_iter_no_change is not None and state.no_improvement > n_iter_no_change:
+            stop, history.stopped_reason = True, "converged"
+        return stop
+
+    if isinstance(optimizer, str) and optimizer.lower() == "lbfgs":
+        state.optimizer = "lbfgs"
+
+        def on_iteration(k: int, J: float) -> bool:
+            return end_epoch(J, None, None, float("nan"))
+
+        res = fit(net, X, Y, solver="lbfgs", max_iter=epochs, tol=tol, callback=on_iteration)
+        if history.stopped_reason is None:
+            history.stopped_reason = "converged" if res.converged else "max_epochs"
+    else:
+        if isinstance(optimizer, Optimizer):
+            opt = optimizer
+        elif isinstance(optimizer, str) and optimizer.lower() in ("sgd", "adam"):
+            keys = {"sgd": ("momentum", "nesterov"), "adam": ("beta_1", "beta_2", "epsilon")}
+            kw = {k: optimizer_kwargs[k] for k in keys[optimizer.lower()] if k in optimizer_kwargs}
+            opt = get_optimizer(optimizer.lower(), lr=lr, **kw)
+        else:
+            opt = get_optimizer(optimizer)  # raises the "unknown optimizer" error
+        state.optimizer, state.lr0 = opt.name, opt.lr
+        for _ in range(epochs):
+            J, dW, db = gradients(net, X, Y)
+            host = [_array.to_numpy(g) for g in dW], [_array.to_numpy(g) for g in db]
+            rate = opt.lr
+            opt.step(net, dW, db)  # the same optimiser objects as the mini-batch loop
+            state.lr = opt.lr
+            if end_epoch(J, *host, rate):
+                break
+        if history.stopped_reason is None:
+            history.stopped_reason = "max_epochs"
+    for cb in callbacks:
+        if hasattr(cb, "on_train_end"):
+            cb.on_train_end(state, net)
+    return history
+
+
 # --- clusters --------------------------------------------------------------------------------
 
 

@@ -460,7 +460,10 @@ def fit(
     ----------
     net : Network
     X : array of shape (n_0, n)
-        Training inputs, samples as columns (the network's dtype and backend).
+        Training inputs, samples as columns (the network's dtype and backend). Dask arrays
+        (``X`` and ``Y``) train full-batch, one gradient over all blocks per epoch, on the
+        active Dask scheduler; ``optimizer="lbfgs"`` is then also accepted
+        (:mod:`deltaprop.distributed`).
     Y : array of shape (n_L, n)
         Training targets, samples as columns.
     optimizer : {"adam", "sgd"} or Optimizer, default "adam"
@@ -529,6 +532,16 @@ def fit(
         )
     if not isinstance(tol, (int, float, np.floating)) or not math.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
+    if _array.is_dask(X) or _array.is_dask(Y):  # full-batch epochs on Dask: deltaprop.distributed
+        from .distributed import _training_fit
+
+        return _training_fit(
+            net, X, Y, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
+            tol=tol, n_iter_no_change=n_iter_no_change, callbacks=callbacks, state=state,
+            early_stopping=early_stopping, validation_data=validation_data,
+            optimizer_kwargs=dict(momentum=momentum, nesterov=nesterov, beta_1=beta_1,
+                                  beta_2=beta_2, epsilon=epsilon),
+        )
     X, Y = net._check_XY(X, Y)
     xp = net.xp
     n = X.shape[1]
