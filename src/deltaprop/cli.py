@@ -162,8 +162,8 @@ def _train_settings(given: dict[str, Any]) -> dict[str, Any]:
                                  ("--seed", "seed", 0), ("--patience", "patience", 0)):
         if s[key] < minimum:
             raise UserError(f"{option} must be >= {minimum}; got {s[key]}")
-    if not s["lr"] > 0:
-        raise UserError(f"--lr must be > 0; got {s['lr']}")
+    if not 0 < s["lr"] < float("inf"):
+        raise UserError(f"--lr must be > 0 and finite; got {s['lr']}")
     if s["optimizer"] not in ("sgd", "adam"):
         raise UserError(f"--optimizer must be sgd or adam; got {s['optimizer']!r}")
     return s
@@ -289,14 +289,18 @@ def train_command(
     settings["checkpoint_every"] = checkpoint_every
     parts = split(dataset, seed=settings["seed"])
     if std is None:
-        std = Standardization.fit(*parts.train)
+        std = Standardization.fit(*parts.train, feature_names=dataset.feature_names,
+                                  target_names=dataset.target_names)
     if net is None:
         n_0, n_L = dataset.X.shape[0], dataset.Y.shape[0]
         net = Network([n_0, *settings["hidden"], n_L], seed=settings["seed"])
         state = TrainState()
     names = {"standardization": std, "feature_names": dataset.feature_names,
              "target_names": dataset.target_names}
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:  # a file of that name, or a parent that is not a folder
+        raise UserError(f"--out {out}: cannot create the folder ({e.strerror})") from None
 
     X_train, Y_train = std.transform_X(parts.train[0]), std.transform_Y(parts.train[1])
     validation = std.transform_X(parts.validation[0]), std.transform_Y(parts.validation[1])
@@ -646,15 +650,26 @@ def bench_command(
 
 
 def _fail(message: str, code: int) -> None:
+    message = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
     sys.stderr.write(f"deltaprop: error: {message}\n")
     sys.stderr.flush()
     sys.exit(code)
 
 
+def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """Warnings as one line on stderr, without the source line Python would show."""
+    text = " ".join(str(message).split())
+    sys.stderr.write(f"deltaprop: warning: {text}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``deltaprop`` console script and ``python -m deltaprop``."""
+    import warnings
+
     try:
-        code = app(args=argv, prog_name="deltaprop", standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            code = app(args=argv, prog_name="deltaprop", standalone_mode=False)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:

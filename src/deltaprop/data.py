@@ -173,13 +173,21 @@ def read_csv(
             header: list[str] | None = None
             rows: list[list[str]] = []
             lines: list[int] = []
+            end = 0
             for record in reader:
+                start, end = end + 1, reader.line_num  # a record's first and last line
                 if not record or all(not cell.strip() for cell in record):
                     continue  # blank line
                 if header is None:
                     header = [cell.strip() for cell in record]
                     header_line = reader.line_num
                     continue
+                if len(record) != len(header) and any("\n" in c or "\r" in c for c in record):
+                    raise ValueError(
+                        f"{path}, line {start}: a quoted field opened on this line holds a line "
+                        f"break (a missing closing quote?); found {len(record)} fields, "
+                        f"expected {len(header)} as in the header (line {header_line})"
+                    )
                 if len(record) != len(header):
                     raise ValueError(
                         f"{path}, line {reader.line_num}: expected {len(header)} fields as in "
@@ -187,8 +195,8 @@ def read_csv(
                     )
                 rows.append(record)
                 lines.append(reader.line_num)
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except UnicodeDecodeError:
+        raise ValueError(_not_utf8(path)) from None
     except csv.Error as e:
         raise ValueError(f"{path}: not a readable CSV file ({e})") from None
     if header is None:
@@ -204,6 +212,21 @@ def read_csv(
 
     labels = [f"line {n}" for n in lines]
     return _table(header, column, labels, target, features, str(path))
+
+
+def _not_utf8(path: Path) -> str:
+    """Where a file stops being UTF-8: its line and byte offset (the text reader's own error
+    counts from the start of its current buffer, not of the file)."""
+    raw = path.read_bytes()
+    skip = 3 if raw.startswith(b"\xef\xbb\xbf") else 0  # a UTF-8 byte-order mark
+    try:
+        raw[skip:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = skip + e.start
+        line = raw.count(b"\n", 0, at) + 1
+        return (f"{path}, line {line}: not a UTF-8 text file ({e.reason}: byte 0x{raw[at]:02x} "
+                f"at offset {at}); save it as UTF-8")
+    return f"{path}: not a UTF-8 text file"
 
 
 def from_frame(
@@ -305,15 +328,23 @@ def _numeric(values: Any, name: str, labels: list[str], source: str) -> np.ndarr
         text = str(cell).strip()
         if cell is None or text.lower() in _MISSING:
             raise ValueError(f"{source}, {labels[i]}, column {name!r}: missing value")
+        shown = repr(text) if len(text) <= 40 else repr(text[:30]) + f"... ({len(text)} chars)"
         try:
             value = float(text)
         except ValueError:
             raise ValueError(
-                f"{source}, {labels[i]}, column {name!r}: non-numeric value {text!r}"
+                f"{source}, {labels[i]}, column {name!r}: non-numeric value {shown}"
             ) from None
         if not math.isfinite(value):
-            raise ValueError(f"{source}, {labels[i]}, column {name!r}: non-finite value {text!r}")
+            raise ValueError(f"{source}, {labels[i]}, column {name!r}: non-finite value {shown} "
+                             f"(float64 holds magnitudes up to about 1.8e308)")
     raise AssertionError("unreachable: a column that failed conversion has a bad cell")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so that a message stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def format_csv(names: Sequence[str], Y: Any) -> str:
@@ -387,6 +418,26 @@ def regression_metrics(Y: Any, A: Any) -> dict[str, float]:
             "mae": float(mean_absolute_error(Y_rows, A_rows))}
 
 
+def _scaler(X: Any, names: Sequence[str] | None, param: str) -> Any:
+    """scikit-learn's ``StandardScaler`` fitted on the rows of ``X`` (n, m), refusing rows whose
+    mean or variance overflows (scikit-learn would silently give them scale 1)."""
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaler = StandardScaler().fit(X.T)
+    bad = ~(np.isfinite(scaler.mean_) & np.isfinite(scaler.var_))
+    if bad.any():
+        j = int(np.argmax(bad))
+        row = f"column {names[j]!r}" if names is not None else f"{param} row {j}"
+        raise ValueError(
+            f"cannot standardise {row}: its mean or variance overflows float64 (values up to "
+            f"{float(np.max(np.abs(X[j]))):.3g} in magnitude); rescale it, e.g. divide by a "
+            f"power of ten"
+        )
+    return scaler
+
+
 @dataclass(frozen=True, eq=False)
 class Standardization:
     r"""Per-row mean and scale of inputs (and targets): :math:`x' = (x - \mu) / s`.
@@ -406,14 +457,23 @@ class Standardization:
     y_scale: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, X: Any, Y: Any = None) -> Standardization:
-        """Means and standard deviations of ``X`` (n_0, m) and, if given, ``Y`` (n_L, m)."""
-        from sklearn.preprocessing import StandardScaler
+    def fit(
+        cls,
+        X: Any,
+        Y: Any = None,
+        *,
+        feature_names: Sequence[str] | None = None,
+        target_names: Sequence[str] | None = None,
+    ) -> Standardization:
+        """Means and standard deviations of ``X`` (n_0, m) and, if given, ``Y`` (n_L, m).
 
-        x = StandardScaler().fit(np.asarray(X, dtype=np.float64).T)
+        Raises ``ValueError`` naming the row (by ``feature_names``/``target_names`` when
+        given) whose mean or variance overflows float64, as values near 1e154 and beyond do.
+        """
+        x = _scaler(X, feature_names, "X")
         if Y is None:
             return cls(x.mean_, x.scale_)
-        y = StandardScaler().fit(np.asarray(Y, dtype=np.float64).T)
+        y = _scaler(Y, target_names, "Y")
         return cls(x.mean_, x.scale_, y.mean_, y.scale_)
 
     def transform_X(self, X: Any) -> np.ndarray:
@@ -460,11 +520,16 @@ class Standardization:
             if (not isinstance(v, list) or len(v) != n
                     or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
                                for t in v)):
-                raise ValueError(f"standardization.{key} must be a list of {n} numbers; got {v!r}")
-            a = np.asarray(v, dtype=np.float64)
+                raise ValueError(f"standardization.{key} must be a list of {n} numbers; got "
+                                 f"{_short(v)}")
+            try:
+                a = np.asarray(v, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64, e.g. 10**400 in the JSON
+                a = np.full(n, np.inf)
             if not np.isfinite(a).all() or (key.endswith("scale") and not (a > 0).all()):
                 what = "positive finite" if key.endswith("scale") else "finite"
-                raise ValueError(f"standardization.{key} must hold {what} numbers; got {v!r}")
+                raise ValueError(f"standardization.{key} must hold {what} numbers; got "
+                                 f"{_short(v)}")
             out[key] = a
         if (out["y_mean"] is None) != (out["y_scale"] is None):
             raise ValueError("standardization.y_mean and y_scale must both be given or both null")

@@ -117,8 +117,10 @@ def gradcheck(
     """
     if mode not in ("full", "directional"):
         raise ValueError(f"mode must be 'full' or 'directional'; got {mode!r}")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0; got {eps!r}")
+    if not 0 < eps < np.inf:
+        raise ValueError(f"eps must be > 0 and finite; got {eps!r}")
+    if not 0 <= tol < np.inf:
+        raise ValueError(f"tol must be >= 0 and finite; got {tol!r}")
     if isinstance(n_directions, bool) or not int(n_directions) >= 1:
         raise ValueError(f"n_directions must be >= 1; got {n_directions!r}")
     ref = net.to("numpy", dtype="float64")

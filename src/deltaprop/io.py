@@ -319,9 +319,15 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     The bytes go to a new temporary file in the same folder (created with the usual
     permissions, i.e. subject to the umask), are flushed and ``fsync``-ed, and the file is
     renamed over ``path`` with ``os.replace`` (atomic on POSIX and Windows). On any error,
-    Ctrl-C included, the temporary file is removed and ``path`` is left as it was.
+    Ctrl-C included, the temporary file is removed and ``path`` is left as it was. A ``path``
+    that is a folder, or whose folder does not exist, is refused first (``IsADirectoryError``,
+    ``FileNotFoundError`` naming ``path``).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -401,7 +407,7 @@ def _read(path: Path, formats: tuple[str, ...]) -> tuple[dict[str, Any], dict[st
                          f"the file has {len(data)}){hint}")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise _bad(path, f"not a safetensors file (its header is not JSON){hint}") from None
     if not isinstance(header, dict):
         raise _bad(path, "not a safetensors file (its header is not a JSON object)")
@@ -411,7 +417,7 @@ def _read(path: Path, formats: tuple[str, ...]) -> tuple[dict[str, Any], dict[st
                          "metadata)")
     try:
         meta = json.loads(extra["deltaprop"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise _bad(path, "the 'deltaprop' metadata is not valid JSON") from None
     if not isinstance(meta, dict):
         raise _bad(path, "the 'deltaprop' metadata is not a JSON object")
@@ -428,25 +434,26 @@ def _check_meta(path: Path, meta: dict[str, Any], formats: tuple[str, ...]) -> N
     kind = meta.get("format")
     if kind not in (MODEL_FORMAT, CHECKPOINT_FORMAT):
         raise _bad(path, f"field 'format' must be {MODEL_FORMAT!r} or {CHECKPOINT_FORMAT!r}; "
-                         f"got {kind!r}")
+                         f"got {_shown(kind)}")
     if kind not in formats:
         raise _bad(path, f"this is a {kind} file; expected a {' or '.join(formats)} file")
     version = meta.get("format_version")
     if not _is_int(version) or version < 1:
-        raise _bad(path, f"field 'format_version' must be an integer >= 1; got {version!r}")
+        raise _bad(path, f"field 'format_version' must be an integer >= 1; got "
+                         f"{_shown(version)}")
     if version > FORMAT_VERSION:
-        raise _bad(path, f"written by a newer deltaprop (format version {version}; this "
+        raise _bad(path, f"written by a newer deltaprop (format version {_shown(version)}; this "
                          f"deltaprop reads up to {FORMAT_VERSION}): upgrade deltaprop")
     expected = _CHECKPOINT_FIELDS if kind == CHECKPOINT_FORMAT else _MODEL_FIELDS
     missing, unknown = sorted(expected - set(meta)), sorted(set(meta) - expected)
     if missing:
-        raise _bad(path, f"missing field(s) {', '.join(missing)} in the metadata")
+        raise _bad(path, f"missing field(s) {_listed(missing)} in the metadata")
     if unknown:
-        raise _bad(path, f"unknown field(s) {', '.join(unknown)} in the metadata")
+        raise _bad(path, f"unknown field(s) {_listed(unknown)} in the metadata")
 
     def need(ok: bool, key: str, what: str) -> None:
         if not ok:
-            raise _bad(path, f"field {key!r} must be {what}; got {meta[key]!r}")
+            raise _bad(path, f"field {key!r} must be {what}; got {_shown(meta[key])}")
 
     need(isinstance(meta["deltaprop_version"], str), "deltaprop_version", "a string")
     sizes = meta["sizes"]
@@ -483,9 +490,9 @@ def _model(
     if meta["format"] == CHECKPOINT_FORMAT:
         names = {t for t in names if not t.startswith("state.")}
     if names - expected:
-        raise _bad(path, f"unexpected tensor(s) {', '.join(sorted(names - expected))}")
+        raise _bad(path, f"unexpected tensor(s) {_listed(sorted(names - expected))}")
     if expected - names:
-        raise _bad(path, f"missing tensor(s) {', '.join(sorted(expected - names))}")
+        raise _bad(path, f"missing tensor(s) {_listed(sorted(expected - names))}")
     for l in range(1, L + 1):
         for p, shape in (("W", (sizes[l], sizes[l - 1])), ("b", (sizes[l], 1))):
             a = tensors[f"{p}.{l}"]
@@ -534,7 +541,24 @@ def _is_int(x: Any) -> bool:
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer beyond float64, such as 10**400 in the JSON
+        return False
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters so that an error stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _listed(names: list[str], limit: int = 8) -> str:
+    """The first ``limit`` names, comma-separated, and how many more there are."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 __all__ = [
