@@ -209,6 +209,23 @@ def test_classifier_outputs():
     assert multi.predict_proba(X).shape == (200, 3)
 
 
+def test_weight_init_follows_scikit_learn_or_the_network():
+    # scikit-learn: W and b uniform on +-sqrt(6 / (fan_in + fan_out)); 100 hidden units, 5 inputs
+    X, y = _regression()
+    reg = DeltaPropRegressor(max_iter=1, learning_rate_init=1e-12, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)  # one epoch at a negligible rate: the weights are the initial ones
+        he = DeltaPropRegressor(max_iter=1, learning_rate_init=1e-12, weight_init="he",
+                                random_state=0).fit(X, y)
+    r1, r2 = np.sqrt(6 / 105), np.sqrt(6 / 101)
+    for c, b, r in zip(reg.coefs_, reg.intercepts_, (r1, r2)):
+        assert np.abs(c).max() <= r and np.abs(b).max() <= r
+        assert np.abs(c).max() > 0.9 * r and np.abs(b).max() > 0.5 * r  # the whole range, biases too
+    assert np.abs(he.intercepts_[0]).max() < 1e-9  # He: zero biases, N(0, 2/5) weights
+    assert 0.5 < np.std(he.coefs_[0]) / np.sqrt(2 / 5) < 1.5
+
+
 def test_pickle_round_trip():
     X, y = _regression()
     reg = DeltaPropRegressor(hidden_layer_sizes=(4,), activation="tanh", max_iter=5).fit(X, y)
