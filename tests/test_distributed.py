@@ -363,7 +363,25 @@ def test_training_fit_lbfgs_and_refusals_on_dask(sync):
     assert h.n_iter == 10 and len(h.loss) == 10
     assert net.cost(Xn, Yn) == pytest.approx(h.loss[-1], rel=1e-12)
     assert h.loss[-1] < 0.5 * h.loss[0]
-    with pytest.raises(ValueError, match="batch_size must be 'auto'.*got 32"):
-        dp.fit(net, X, Y, batch_size=32)
-    with pytest.raises(ValueError, match="early_stopping and validation_data are not supported"):
+    with pytest.warns(UserWarning, match="batch_size=32 is ignored: training on Dask arrays is full"):
+        dp.fit(net, X, Y, batch_size=32, epochs=1)
+    with pytest.raises(ValueError, match="early_stopping on Dask arrays needs validation_data"):
         dp.fit(net, X, Y, early_stopping=True)
+
+
+def test_training_fit_on_dask_with_validation_and_early_stopping(sync):
+    # Validation stays in memory; the best validation epoch's weights are restored.
+    net = dp.Network([3, 8, 1], seed=23)
+    Xn, Yn = _data(3, 1, 80, seed=24)
+    Xv, Yv = _data(3, 1, 30, seed=25)  # unrelated targets: validation stops improving soon
+    ref = net.copy()
+    h_ref = dp.fit(ref, Xn, Yn, optimizer="adam", lr=0.05, epochs=40, batch_size=80,
+                   shuffle=False, early_stopping=True, validation_data=(Xv, Yv),
+                   n_iter_no_change=3)
+    X, Y = da.from_array(Xn, chunks=(3, 30)), da.from_array(Yn, chunks=(1, 30))
+    h = dp.fit(net, X, Y, optimizer="adam", lr=0.05, epochs=40, early_stopping=True,
+               validation_data=(Xv, Yv), n_iter_no_change=3)
+    assert h.stopped_reason == h_ref.stopped_reason == "early_stopping"
+    assert h.n_iter == h_ref.n_iter < 40 and h.best_epoch == h_ref.best_epoch
+    np.testing.assert_allclose(h.val_score, h_ref.val_score, rtol=1e-9)
+    np.testing.assert_allclose(net.W[1], ref.W[1], rtol=1e-9, atol=1e-13)

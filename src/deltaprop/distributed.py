@@ -29,7 +29,12 @@ the cluster's memory streams through it.
                                         (``scipy.optimize.minimize`` with these gradients)
 ``client(address=None)``               a context manager: a Dask client on a running cluster,
                                         or on a new ``LocalCluster`` when no address is given
+``as_dask(x, n_blocks, client)``       an in-memory batch as a Dask array of sample blocks
 ====================================  ======================================================
+
+``deltaprop.fit(net, X, Y)`` with Dask arrays trains full-batch through this module (one
+distributed gradient per epoch, the optimisers of :mod:`deltaprop.optim`, or
+``optimizer="lbfgs"``), and so does ``deltaprop train --scheduler ADDRESS``.
 
 Whatever Dask scheduler is active runs the work: a ``distributed.Client`` once one exists
 (``client`` makes one), otherwise Dask's default threads. Workers must be able to import
@@ -508,26 +513,31 @@ def _training_fit(
     Each epoch is one pass over all blocks (:func:`gradients`) and one step of the optimiser
     (``"sgd"``, ``"adam"`` or an :class:`~deltaprop.optim.Optimizer`, the same objects as the
     mini-batch loop), or one L-BFGS iteration (``optimizer="lbfgs"``). The epoch's loss is the
-    cost before its step, as in the mini-batch loop. Mini-batches, shuffling, validation and
-    resuming from a non-empty state are refused with a ``ValueError``: they would gather or
-    reorder samples across blocks.
+    cost before its step, as in the mini-batch loop; in-memory ``validation_data`` is scored
+    after the step, and ``early_stopping`` keeps the best validation epoch's weights. A
+    ``batch_size`` other than "auto" is ignored with a warning; resuming a non-empty state and
+    L-BFGS with validation are refused with a ``ValueError``.
     """
+    import warnings
+
     from .optim import Optimizer, get_optimizer
-    from .training import NonFiniteLossError, TrainState
+    from .training import NonFiniteLossError, TrainState, _default_scoring
 
     X, Y = _check_XY(net, X, Y)
     m = X.shape[1]
-    if not (batch_size == "auto" or (isinstance(batch_size, int) and batch_size >= m)):
-        raise ValueError(
-            f"batch_size must be 'auto' (the full batch) for Dask arrays, whose training is "
-            f"full-batch; got {batch_size!r}"
+    lbfgs = isinstance(optimizer, str) and optimizer.lower() == "lbfgs"
+    if batch_size != "auto":
+        warnings.warn(
+            f"batch_size={batch_size!r} is ignored: training on Dask arrays is full-batch "
+            f"(one gradient over all {m} samples per epoch)", UserWarning, stacklevel=3,
         )
-    if early_stopping or validation_data is not None:
+    if early_stopping and validation_data is None:
         raise ValueError(
-            "early_stopping and validation_data are not supported for Dask arrays (full-batch "
-            f"training); got early_stopping={early_stopping!r}, validation_data="
-            f"{'(given)' if validation_data is not None else None}"
+            "early_stopping on Dask arrays needs validation_data (in memory): a held-out "
+            "fraction would reorder samples across blocks"
         )
+    if lbfgs and validation_data is not None:
+        raise ValueError("optimizer='lbfgs' takes no validation_data or early_stopping")
     if state is None:
         state = TrainState()
     elif not isinstance(state, TrainState):
@@ -536,7 +546,16 @@ def _training_fit(
         raise ValueError(
             f"resuming (a state with {state.epoch} epochs) is not supported for Dask arrays"
         )
+    X_val = Y_val = None
+    if validation_data is not None:
+        try:
+            X_val, Y_val = validation_data
+        except (TypeError, ValueError):
+            raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
+        X_val, Y_val = net._check_XY(X_val, Y_val)
+    score_name, score_fn = _default_scoring(net)
     history = state.history
+    history.score_name = score_name
     history.stopped_reason = None
     callbacks = list(callbacks)
     for cb in callbacks:
@@ -544,7 +563,7 @@ def _training_fit(
             cb.on_train_begin(state, net)
 
     def end_epoch(J: float, dW: Any, db: Any, rate: float) -> bool:
-        """Record one epoch; True when training should stop."""
+        """Record one epoch (after its step); True when training should stop."""
         state.epoch += 1
         state.t += m
         history.loss.append(J)
@@ -560,19 +579,36 @@ def _training_fit(
                 f"the training loss became {J} in epoch {state.epoch}: try a smaller learning "
                 f"rate (lr = {rate})", state.epoch, state,
             )
-        if state.best_loss - tol > J:
-            state.best_loss, history.best_epoch, state.no_improvement = J, state.epoch, 0
+        if X_val is not None:
+            A_val = net.forward(X_val)
+            J_val = _array.item(net._cost(A_val, Y_val))
+            score = -J_val if score_fn is None else float(
+                score_fn(_array.to_numpy(A_val), _array.to_numpy(Y_val))
+            )
+            history.val_loss.append(J_val)
+            history.val_score.append(score)
+        if early_stopping:
+            improved = score >= state.best_score + tol
+            if score > state.best_score:
+                state.best_score, history.best_epoch = score, state.epoch
+                state.best_W = [_array.to_numpy(w).copy() for w in net.W]
+                state.best_b = [_array.to_numpy(v).copy() for v in net.b]
         else:
-            state.no_improvement += 1
+            improved = state.best_loss - tol >= J
+            if state.best_loss > J:
+                state.best_loss, history.best_epoch = J, state.epoch
+        state.no_improvement = 0 if improved else state.no_improvement + 1
         stop = False
+        if n_iter_no_change is not None and state.no_improvement > n_iter_no_change:
+            stop, history.stopped_reason = True, "early_stopping" if early_stopping else "converged"
+        state.optimizer_state = opt.state_dict() if opt is not None else {}
         for cb in callbacks:
-            if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(state, net) is True:
+            if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(state, net) and not stop:
                 stop, history.stopped_reason = True, "callback"
-        if not stop and n_iter_no_change is not None and state.no_improvement > n_iter_no_change:
-            stop, history.stopped_reason = True, "converged"
         return stop
 
-    if isinstance(optimizer, str) and optimizer.lower() == "lbfgs":
+    opt: Any = None
+    if lbfgs:
         state.optimizer = "lbfgs"
 
         def on_iteration(k: int, J: float) -> bool:
@@ -601,10 +637,49 @@ def _training_fit(
                 break
         if history.stopped_reason is None:
             history.stopped_reason = "max_epochs"
+    if early_stopping and state.best_W is not None:
+        for l in range(1, net.L + 1):
+            net.W[l], net.b[l] = state.best_W[l - 1].copy(), state.best_b[l - 1].copy()
     for cb in callbacks:
         if hasattr(cb, "on_train_end"):
             cb.on_train_end(state, net)
     return history
+
+
+def as_dask(x: Any, n_blocks: int = 4, client: Any = None) -> Any:
+    """An in-memory ``(n, m)`` array as a Dask array of ``n_blocks`` blocks of samples (columns).
+
+    Parameters
+    ----------
+    x : array of shape (n, m)
+    n_blocks : int, default 4
+    client : distributed.Client, optional
+        When given, the blocks are scattered to its workers (``client.persist``), so that the
+        data is sent once and not with every task graph.
+    """
+    da = _dask_array()
+    x = _array.to_numpy(x)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D of shape (n, m), samples as columns; got {x.shape}")
+    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
+        raise ValueError(f"n_blocks must be an integer >= 1; got {n_blocks!r}")
+    d = da.from_array(x, chunks=(x.shape[0], max(1, math.ceil(x.shape[1] / n_blocks))))
+    return client.persist(d) if client is not None else d
+
+
+def start_client(address: str | None = None, **cluster_kwargs: Any) -> Any:
+    """A ``distributed.Client`` left open: ``"local"`` or None starts a ``LocalCluster``.
+
+    For programs that live as long as the client (the command line); elsewhere prefer the
+    :func:`client` context manager. Both close with the process.
+    """
+    manager = client(None if address in (None, "local") else address, **cluster_kwargs)
+    c = manager.__enter__()
+    _OPEN_CLIENTS.append(manager)  # keep the cluster alive; closed at interpreter exit
+    return c
+
+
+_OPEN_CLIENTS: list[Any] = []
 
 
 # --- clusters --------------------------------------------------------------------------------
@@ -665,4 +740,13 @@ def client(
         cluster.close()
 
 
-__all__ = ["SOLVERS", "FullBatchResult", "client", "fit", "forward", "gradients"]
+__all__ = [
+    "SOLVERS",
+    "FullBatchResult",
+    "as_dask",
+    "client",
+    "fit",
+    "forward",
+    "gradients",
+    "start_client",
+]
