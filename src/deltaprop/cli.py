@@ -232,6 +232,10 @@ def train_command(
         10, "--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write loss.png and "
                                                                "gradients.png."),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="Train full-batch on a Dask cluster: its scheduler's ADDRESS "
+                                  "(tcp://host:8786), or 'local' for a LocalCluster of 2 "
+                                  "workers (one gradient over all samples per epoch)."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics and paths as JSON, no "
                                                        "progress bar."),
 ) -> None:
@@ -313,6 +317,12 @@ def train_command(
     task = progress.add_task("train", total=settings["epochs"], loss=float("nan"),
                              val=float("nan"), completed=state.epoch)
     callbacks.append(_EpochProgress(progress, task))
+    if scheduler is not None:  # the same fit, full-batch on Dask (deltaprop.distributed)
+        from .distributed import as_dask, start_client
+
+        dask_client = start_client(scheduler)
+        X_train = as_dask(X_train, client=dask_client)
+        Y_train = as_dask(Y_train, client=dask_client)
     started = time.perf_counter()
     try:
         with progress:
