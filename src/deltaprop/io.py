@@ -380,8 +380,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     arrays = {name[len("state."):]: a for name, a in tensors.items() if name.startswith("state.")}
     try:
         state = TrainState.from_arrays(arrays, meta["train_state"])
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise _bad(path, f"invalid training state: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as e:
+        raise _bad(path, f"invalid training state: {_shown(str(e), 200)[1:-1]}") from None
     return Checkpoint(model, state, meta["settings"])
 
 
@@ -468,7 +468,8 @@ def _check_meta(path: Path, meta: dict[str, Any], formats: tuple[str, ...]) -> N
              key, 'an object {"name": str, "params": {str: number}}')
     need(isinstance(meta["loss"], str), "loss", "a string")
     need(_is_number(meta["alpha"]) and meta["alpha"] >= 0, "alpha", "a finite number >= 0")
-    need(meta["dtype"] in _DTYPE_CODES, "dtype", f"one of {', '.join(_DTYPE_CODES)}")
+    need(isinstance(meta["dtype"], str) and meta["dtype"] in _DTYPE_CODES, "dtype",
+         f"one of {', '.join(_DTYPE_CODES)}")
     need(isinstance(meta["backend"], str), "backend", "a string")
     for key, n in (("feature_names", sizes[0]), ("target_names", sizes[-1])):
         names = meta[key]
@@ -556,9 +557,9 @@ def _shown(value: Any, limit: int = 80) -> str:
 
 
 def _listed(names: list[str], limit: int = 8) -> str:
-    """The first ``limit`` names, comma-separated, and how many more there are."""
+    """The first ``limit`` names (quoted), comma-separated, and how many more there are."""
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
+    return ", ".join(_shown(name, 40) for name in names[:limit]) + more
 
 
 __all__ = [

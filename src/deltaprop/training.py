@@ -317,7 +317,7 @@ class TrainState:
                 if k.startswith("optimizer."):
                     opt_state[k[len("optimizer."):]] = v
             best_score, best_loss = meta["best_score"], meta["best_loss"]
-            return cls(
+            state = cls(
                 epoch=int(meta["epoch"]),
                 t=int(meta["t"]),
                 seed=None if meta["seed"] is None else int(meta["seed"]),
@@ -335,6 +335,24 @@ class TrainState:
             )
         except KeyError as e:
             raise ValueError(f"TrainState checkpoint lacks {e.args[0]!r}") from None
+        except OverflowError as e:  # int(Infinity) or float(10**400): JSON allows both
+            raise ValueError(f"TrainState checkpoint holds a number out of range ({e})") from None
+        _check_numbers(state)
+        return state
+
+
+def _check_numbers(state: TrainState) -> None:
+    """Counters are integers >= 0 and learning rates finite and > 0, as :func:`fit` leaves them."""
+    h = state.history
+    for name, value in (("epoch", state.epoch), ("t", state.t),
+                        ("no_improvement", state.no_improvement), ("seed", state.seed),
+                        ("history.best_epoch", h.best_epoch), ("history.n_iter", h.n_iter),
+                        ("history.t", h.t)):
+        if value is not None and value < 0:
+            raise ValueError(f"TrainState {name} must be >= 0; got {value}")
+    for name, rate in (("lr", state.lr), ("lr0", state.lr0)):
+        if rate is not None and not 0 < rate < math.inf:
+            raise ValueError(f"TrainState {name} must be a finite number > 0; got {rate}")
 
 
 def _matrix(rows: list[list[float]], E: int) -> np.ndarray:
