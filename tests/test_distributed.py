@@ -385,3 +385,20 @@ def test_training_fit_on_dask_with_validation_and_early_stopping(sync):
     assert h.n_iter == h_ref.n_iter < 40 and h.best_epoch == h_ref.best_epoch
     np.testing.assert_allclose(h.val_score, h_ref.val_score, rtol=1e-9)
     np.testing.assert_allclose(net.W[1], ref.W[1], rtol=1e-9, atol=1e-13)
+
+
+def test_cli_train_with_a_local_scheduler(tmp_path, capsys):
+    import json
+
+    from deltaprop.cli import main
+
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "--scheduler", "local", "--epochs", "3", "--out", str(tmp_path),
+                  "--no-plots", "--json"])
+    finally:  # the command leaves its cluster open for the process; close it here
+        while dd._OPEN_CLIENTS:
+            dd._OPEN_CLIENTS.pop().__exit__(None, None, None)
+    assert exit_info.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["epochs"] == 3 and (tmp_path / "model.safetensors").exists()
