@@ -402,3 +402,29 @@ def test_cli_train_with_a_local_scheduler(tmp_path, capsys):
     assert exit_info.value.code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["epochs"] == 3 and (tmp_path / "model.safetensors").exists()
+
+
+# --- the scikit-learn adapter --------------------------------------------------------------------
+
+
+def test_regressor_accepts_dask_arrays(sync):
+    import warnings
+
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:200], (y[:200] - y[:200].mean()) / y[:200].std()
+    kw = dict(hidden_layer_sizes=(8,), learning_rate_init=0.01, max_iter=5, random_state=0,
+              n_iter_no_change=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 5 epochs
+        ref = dp.DeltaPropRegressor(batch_size=200, shuffle=False, **kw).fit(X, y)
+        reg = dp.DeltaPropRegressor(**kw).fit(da.from_array(X, chunks=(64, 10)), da.from_array(y, chunks=64))
+    np.testing.assert_allclose(reg.loss_curve_, ref.loss_curve_, rtol=1e-9)
+    pred = reg.predict(da.from_array(X, chunks=(64, 10)))
+    assert isinstance(pred, da.Array) and pred.shape == (200,)
+    np.testing.assert_allclose(pred.compute(), ref.predict(X), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="X has 3 features, but DeltaPropRegressor is expecting 10"):
+        reg.predict(da.ones((4, 3)))
+    with pytest.raises(TypeError, match="DeltaPropClassifier does not accept Dask arrays"):
+        dp.DeltaPropClassifier().fit(da.from_array(X), da.from_array(y > 0))

@@ -646,6 +646,50 @@ def _training_fit(
     return history
 
 
+def _check_estimator_data(est: Any, X: Any, y: Any, reset: bool) -> tuple[Any, Any]:
+    """The scikit-learn adapters' checks for Dask ``X`` of shape (n_samples, n_features) and
+    ``y`` of shape (n_samples,) or (n_samples, n_outputs), lazily: nothing is computed.
+
+    Returns ``X`` (float32/float64, one chunk of features per block of samples) and ``y`` as a
+    Dask array with ``X``'s blocks of samples.
+    """
+    da = _dask_array()
+    if type(est).__name__ == "DeltaPropClassifier":
+        raise TypeError(
+            "DeltaPropClassifier does not accept Dask arrays (its labels would have to be "
+            "gathered); use DeltaPropRegressor, or deltaprop.fit with one-hot Dask targets"
+        )
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D of shape (n_samples, n_features); got shape {X.shape}")
+    if any(math.isnan(c) for c in X.chunks[0]):
+        raise ValueError("X has blocks of unknown size: call X.compute_chunk_sizes() first")
+    if np.dtype(X.dtype).name not in ("float32", "float64"):
+        if np.dtype(X.dtype).kind not in "iub":
+            raise TypeError(f"X must hold real numbers; got dtype {X.dtype}")
+        X = X.astype(np.float64)
+    if reset:
+        est.n_features_in_ = int(X.shape[1])
+    elif X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    X = X.rechunk({1: -1})
+    if y is None:
+        return X, None
+    if not isinstance(y, da.Array):
+        y = da.from_array(np.asarray(y), chunks=(X.chunks[0],) + ((-1,) if np.ndim(y) == 2 else ()))
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y must have shape (n_samples,) or (n_samples, n_outputs) with n_samples = "
+            f"{X.shape[0]}; got shape {y.shape}"
+        )
+    if np.dtype(y.dtype).kind not in "fiub":
+        raise TypeError(f"y must hold real numbers; got dtype {y.dtype}")
+    y = y.rechunk((X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
+    return X, y
+
+
 def as_dask(x: Any, n_blocks: int = 4, client: Any = None) -> Any:
     """An in-memory ``(n, m)`` array as a Dask array of ``n_blocks`` blocks of samples (columns).
 

@@ -246,10 +246,15 @@ class _DeltaPropMLP(BaseEstimator):
         hidden = self._hidden_sizes()
         fitted = hasattr(self, "network_")
         first = not fitted or not (self.warm_start or incremental)
-        X, y = _validate_data(
-            self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
-            y_numeric=not isinstance(self, ClassifierMixin),
-        )
+        if _array.is_dask(X):  # validated lazily; trained full-batch (deltaprop.distributed)
+            from .distributed import _check_estimator_data
+
+            X, y = _check_estimator_data(self, X, y, reset=first)
+        else:
+            X, y = _validate_data(
+                self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
+                y_numeric=not isinstance(self, ClassifierMixin),
+            )
         if X.shape[0] < 1:
             raise ValueError("X must hold at least 1 sample; got 0")
         T = self._targets(y, first=first, classes=classes)  # (n_samples, n_outputs)
@@ -279,8 +284,11 @@ class _DeltaPropMLP(BaseEstimator):
         net.alpha = float(self.alpha)
 
         # one transpose at the boundary: the core's samples are columns
-        Xc = np.ascontiguousarray(X.T, dtype=dtype)
-        Yc = np.ascontiguousarray(T.T, dtype=dtype)
+        if _array.is_dask(X):
+            Xc, Yc = X.T.astype(dtype), T.T.astype(dtype)
+        else:
+            Xc = np.ascontiguousarray(X.T, dtype=dtype)
+            Yc = np.ascontiguousarray(T.T, dtype=dtype)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early = bool(self.early_stopping)
@@ -347,6 +355,11 @@ class _DeltaPropMLP(BaseEstimator):
     def _forward(self, X: Any) -> np.ndarray:
         """The network's output for ``X`` (n_samples, n_features), as (n_samples, n_outputs)."""
         check_is_fitted(self, "network_")
+        if _array.is_dask(X):  # a lazy Dask array of shape (n_samples, n_outputs)
+            from .distributed import _check_estimator_data, forward
+
+            X, _ = _check_estimator_data(self, X, None, reset=False)
+            return forward(self.network_, X.T.astype(self.network_.dtype_name)).T
         X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         net = self.network_
         Xc = np.ascontiguousarray(X.T, dtype=net.dtype_name)
