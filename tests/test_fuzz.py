@@ -231,7 +231,7 @@ def test_model_loader_on_tampered_metadata(data):
         ts = meta["train_state"]
         key = data.draw(st.sampled_from(sorted(ts)))
         ts[key] = data.draw(_json)
-        if isinstance(ts.get("history"), dict) and data.draw(st.booleans()):
+        if isinstance(ts.get("history"), dict) and ts["history"] and data.draw(st.booleans()):
             h = ts["history"]
             h[data.draw(st.sampled_from(sorted(h)))] = data.draw(_json)
     else:

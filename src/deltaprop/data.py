@@ -293,7 +293,7 @@ def _table(
         if not chosen:
             raise ValueError(
                 f"{source}: no input columns left after taking the target(s) "
-                f"{', '.join(targets)}; columns: {', '.join(header)}"
+                f"{_columns(targets)}; columns: {_columns(header)}"
             )
     else:
         _require(chosen, seen, source, "feature")
@@ -306,13 +306,21 @@ def _table(
     return Dataset(X, Y, list(chosen), list(targets or []), source)
 
 
+def _columns(names: list[str], limit: int = 20) -> str:
+    """Column names for a message: as they are when printable (quoted otherwise, so a line
+    break in a name cannot break the message's line), the first ``limit`` of them."""
+    shown = [n if n.isprintable() else repr(n) for n in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(shown) + more
+
+
 def _require(names: list[str], seen: dict[str, int], source: str, what: str) -> None:
     missing = [n for n in names if n not in seen]
     if missing:
         s = "s" if len(missing) > 1 else ""
         raise ValueError(
             f"{source}: no {what} column{s} named {', '.join(map(repr, missing))}; "
-            f"columns: {', '.join(seen)}"
+            f"columns: {_columns(list(seen))}"
         )
 
 
@@ -390,7 +398,8 @@ def split(
     n_test = max(1, round(test_fraction * m))
     n_val = max(1, round(validation_fraction * m))
     if m - n_test - n_val < 1:
-        raise ValueError(f"{data.source}: {m} samples are too few to split into three parts")
+        raise ValueError(f"{data.source}: {m} sample(s) are too few to split into train, "
+                         f"validation and test parts (at least 3 are needed)")
     order = np.random.default_rng(seed).permutation(m)
     test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
 
