@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import warnings
 
@@ -265,7 +266,10 @@ def test_one_class_is_refused():
         DeltaPropClassifier().fit(np.ones((5, 2)), np.zeros(5))
 
 
+@pytest.mark.slow
 def test_torch_backend():
+    if not os.environ.get("DELTAPROP_SLOW"):
+        pytest.skip("importing torch is slow; DELTAPROP_SLOW=1")
     pytest.importorskip("torch")
     X, y = _regression(n=60)
     kw = dict(hidden_layer_sizes=(6,), max_iter=5, random_state=0, n_iter_no_change=1000)

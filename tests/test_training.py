@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 
 import numpy as np
@@ -377,8 +378,13 @@ def test_train_state_through_safetensors():
 # --- other backends ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["torch", "array_api_strict"])
+@pytest.mark.parametrize(
+    "backend",
+    [pytest.param("torch", marks=pytest.mark.slow), "array_api_strict"],
+)
 def test_fit_on_other_backends_matches_numpy(backend):
+    if backend == "torch" and not os.environ.get("DELTAPROP_SLOW"):
+        pytest.skip("importing torch is slow; DELTAPROP_SLOW=1 (the GPU run covers torch too)")
     pytest.importorskip("torch" if backend == "torch" else "array_api_strict")
     X, Y = _data(n=50)
     ref = dp.Network([4, 6, 1], seed=0)
