@@ -596,13 +596,14 @@ def scaling(depths: Sequence[int] = (2, 4, 8, 16, 32), batches: Sequence[int] = 
         min_sample_s: float = 0.02) -> dict[str, Any]:
     """Time per step against depth and against batch width, forward and backward apart.
 
-    Depth series: widths ``[width] * L + [1]`` for L in ``depths`` at batch ``m``. Batch
-    series: ``depth`` layers of ``width`` units, batch widths ``batches``. For each point:
-    the step (``_gradients`` + SGD), the forward pass alone into the same buffers, and the
-    matrix-product floor's forward and backward products; backward = step − forward − update
-    is not separated: ``backward_over_forward`` = (gradients − forward) / forward, beside the
-    exact FLOP ratio of the products, :math:`(2L - 1)/L` with the first layer's
-    :math:`W^{[1]T}\\delta^{[1]}` not needed (2 in the limit).
+    Depth series: widths ``[width] * L + [1]`` (L − 1 hidden layers and one output) for L in
+    ``depths`` at batch ``m``. Batch series: ``depth`` such layers, batch widths ``batches``.
+    For each point: the step (``_gradients`` + SGD), the gradients alone, the forward pass
+    alone into the same buffers, and the matrix-product floor with its forward products apart.
+    ``backward_over_forward`` = (gradients − forward) / forward, beside ``flop_ratio``, the
+    exact ratio of the backward products' FLOPs to the forward ones' (tends to 2 with depth:
+    layer 1 needs no :math:`W^{[1]T}\\delta^{[1]}`). ``depth_fit``/``batch_fit``: least-squares
+    lines through the step times.
     """
     series: dict[str, list[dict[str, Any]]] = {"depth": [], "batch": []}
     points = [("depth", [width] * L + [1], m, L) for L in depths]

@@ -97,7 +97,7 @@ class Workspace:
         self.lock = threading.Lock()
 
     def fits(self, sizes: list[int], kinds: list[int], dtype: Any) -> bool:
-        return self.sizes == sizes and self.kinds == kinds and self.dtype == dtype
+        return self.sizes == sizes and self.kinds == kinds and self.dtype.type is dtype
 
     @property
     def nbytes(self) -> int:
@@ -114,8 +114,8 @@ def applicable(net: Any, X: Any, Y: Any) -> bool:
     """
     if net.backend != "numpy" or type(X) is not np.ndarray or type(Y) is not np.ndarray:
         return False
-    dtype = net.dtype
-    if X.dtype != dtype or Y.dtype != dtype or X.ndim != 2 or Y.ndim != 2:
+    dtype = net.dtype  # the scalar type (np.float32 or np.float64) on NumPy
+    if X.dtype.type is not dtype or Y.dtype.type is not dtype or X.ndim != 2 or Y.ndim != 2:
         return False
     m = X.shape[1]
     if m < 1 or X.shape[0] != net.sizes[0] or Y.shape != (net.sizes[-1], m):
@@ -129,18 +129,21 @@ def workspace(net: Any, m: int, cache: bool = True) -> Workspace:
     The cache keeps the :data:`_KEEP` most recent batch widths of each network.
     """
     sizes = net.sizes
-    kinds = [_OTHER] + [_kind(g) for g in net.g]
-    dtype = np.dtype(net.dtype)
+    kinds = [_OTHER, *map(_kind, net.g)]
+    dtype = net.dtype
     if not cache:
         return Workspace(sizes, kinds, m, dtype)
     with _CACHE_LOCK:
         spaces = _CACHE.get(net)
         if spaces is None:
             spaces = _CACHE[net] = {}
-        ws = spaces.pop(m, None)
-        if ws is None or not ws.fits(sizes, kinds, dtype):
-            ws = Workspace(sizes, kinds, m, dtype)
-        spaces[m] = ws  # most recent last
+        ws = spaces.get(m)
+        if ws is not None and ws.fits(sizes, kinds, dtype):
+            if len(spaces) > 1 and next(reversed(spaces)) != m:
+                spaces[m] = spaces.pop(m)  # most recent last
+            return ws
+        spaces.pop(m, None)
+        spaces[m] = ws = Workspace(sizes, kinds, m, dtype)
         while len(spaces) > _KEEP:
             del spaces[next(iter(spaces))]
     return ws
