@@ -260,3 +260,24 @@ def test_warm_step_allocates_only_the_gradients(dtype):
     # The gradients themselves, plus small change (scalars, list objects): far below one more
     # W^[2] (256 x 256), which a single parameter-sized temporary would add.
     assert grads <= peak <= grads + 16 * 1024, (peak, grads)
+
+
+def test_plain_sgd_first_step_allocates_nothing_parameter_sized():
+    # SGD without momentum keeps no state: even its first step (which sets up the optimiser)
+    # must not allocate a flat copy of the gradients, or a step's peak memory grows by the
+    # parameters' size (the issue's budget is parameters + gradients + Z + A).
+    from deltaprop.optim import SGD
+
+    net = dp.Network([64, 256, 256, 1], dtype="float32", seed=14)
+    X, Y = _data(net.sizes, 32, "float32")
+    _, dW, db = net._gradients(X, Y)
+    W_before = net.W[2].copy()
+    opt = SGD(lr=0.5)
+    tracemalloc.start()
+    try:
+        opt.step(net, dW, db)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 16 * 1024, peak  # one W^[2] alone would be 256 KiB
+    assert not np.array_equal(net.W[2], W_before)  # ... and the step was taken

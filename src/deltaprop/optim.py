@@ -198,7 +198,7 @@ class Optimizer:
         self._pending = None
         self._state = state
         self._G, self._views = None, {}
-        if type(params[0]) is np.ndarray:
+        if type(params[0]) is np.ndarray and self._slots:  # plain SGD needs no flat buffer
             self._G = np.empty((offset,), dtype=params[0].dtype)
             for flat in (self._G, *state.values()):
                 self._views[id(flat)] = [
