@@ -327,3 +327,14 @@ def test_a_tampered_training_state_is_refused(tmp_path):
         from deltaprop.io import CheckpointEvery
 
         CheckpointEvery(path, 0)
+
+
+def test_softmax_classifier_network_round_trips(tmp_path):
+    # Output-only activations (softmax, not element-wise) are stored and rebuilt too.
+    net = dp.Network([3, 4, 3], output="softmax", loss="cross_entropy", seed=2)
+    path = tmp_path / "softmax.safetensors"
+    dp.save(net, path)
+    back = dp.load(path)
+    assert back.output.name == "softmax" and back.loss.name == "cross_entropy"
+    X = np.random.default_rng(0).normal(size=(3, 5))
+    np.testing.assert_array_equal(back.forward(X), net.forward(X))

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from . import _array
-from .activations import ACTIVATIONS, Activation, get_activation
+from .activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, Activation, get_activation
 from .data import Standardization
 from .losses import LOSSES
 from .network import Network
@@ -265,7 +265,7 @@ def _model_meta(
 def _activation_meta(act: Activation, role: str) -> dict[str, Any]:
     """Name and parameters, refused unless loading will rebuild this very activation."""
     name, params = act.name, dict(act.params)
-    if ACTIVATIONS.get(name) is act:
+    if ACTIVATIONS.get(name) is act or (role == "output" and OUTPUT_ACTIVATIONS.get(name) is act):
         return {"name": name, "params": params}
     with contextlib.suppress(TypeError, ValueError):
         rebuilt = get_activation(name, **params) if params else None
@@ -507,7 +507,7 @@ def _model(
                 raise _bad(path, f"tensor {p}.{l} holds NaN or infinite values")
     try:
         hidden = _activation(meta["hidden"])
-        output = _activation(meta["output"])
+        output = _activation(meta["output"], output_layer=True)
         if meta["loss"] not in LOSSES:
             raise ValueError(f"unknown loss {meta['loss']!r}; known losses: "
                              f"{', '.join(sorted(LOSSES))}")
@@ -523,8 +523,10 @@ def _model(
     return Model(net, std, meta["feature_names"], meta["target_names"], meta["user"])
 
 
-def _activation(spec: dict[str, Any]) -> Activation:
+def _activation(spec: dict[str, Any], output_layer: bool = False) -> Activation:
     name, params = spec["name"], spec["params"]
+    if output_layer and name in OUTPUT_ACTIVATIONS and not params:
+        return OUTPUT_ACTIVATIONS[name]  # softmax: output layer only
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; known activations: "
                          f"{', '.join(sorted(ACTIVATIONS))} (register yours with "
