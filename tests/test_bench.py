@@ -10,6 +10,7 @@ the JSON has its documented shape.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -20,9 +21,13 @@ from deltaprop.cli import main
 SMALL = ([5, 7, 6, 1], 9)
 
 
-def _available_peers():
-    out = ["sklearn"]
-    for name in ("torch", "jax"):
+SLOW = pytest.mark.skipif(not os.environ.get("DELTAPROP_SLOW"),
+                          reason="slow (imports PyTorch): set DELTAPROP_SLOW=1")
+
+
+def _installed(names):
+    out = []
+    for name in names:
         try:
             __import__(name)
         except ImportError:
@@ -31,17 +36,30 @@ def _available_peers():
     return out
 
 
-@pytest.mark.parametrize("sizes,m,dtype,tol", [
+CASES = [
     (*SMALL, "float64", 1e-9),  # one output
     ([4, 6, 3], 5, "float32", 1e-2),  # several outputs (scikit-learn's loss scale differs)
-])
+]
+
+
+@pytest.mark.parametrize("sizes,m,dtype,tol", CASES)
 def test_every_contender_takes_the_same_step(sizes, m, dtype, tol):
+    peers = _installed(["sklearn", "jax"])
     p = _bench.Problem.make(sizes, m, dtype, lr=0.05)
-    diff = _bench.agreement(p, _available_peers())
-    assert set(diff) == {"deltaprop-reference", *_available_peers()}
+    diff = _bench.agreement(p, peers)
+    assert set(diff) == {"deltaprop-reference", *peers}
     assert diff["deltaprop-reference"] == 0.0  # the fast path is bit for bit the reference
     for name, d in diff.items():
         assert d <= tol, (name, d)
+
+
+@pytest.mark.slow
+@SLOW
+@pytest.mark.parametrize("sizes,m,dtype,tol", CASES)
+def test_torch_takes_the_same_step(sizes, m, dtype, tol):
+    pytest.importorskip("torch")
+    p = _bench.Problem.make(sizes, m, dtype, lr=0.05)
+    assert _bench.agreement(p, ["torch"])["torch"] <= tol
 
 
 def test_agreement_notices_a_peer_taking_another_step(monkeypatch):
