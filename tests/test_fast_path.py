@@ -281,3 +281,21 @@ def test_plain_sgd_first_step_allocates_nothing_parameter_sized():
         tracemalloc.stop()
     assert peak <= 16 * 1024, peak  # one W^[2] alone would be 256 KiB
     assert not np.array_equal(net.W[2], W_before)  # ... and the step was taken
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("output,loss,k", [
+    ("softmax", "cross_entropy", 3),  # an output activation that is not element-wise
+    ("sigmoid", "binary_cross_entropy", 1),
+    ("softmax", "mse", 3),  # no shortcut: the softmax Jacobian's transpose, column by column
+])
+def test_fast_equals_reference_for_classifier_outputs(output, loss, k, dtype):
+    rng = np.random.default_rng(15)
+    net = _biased(dp.Network([4, 6, 5, k], output=output, loss=loss, dtype=dtype, seed=16))
+    X = rng.normal(size=(4, 9)).astype(dtype)
+    if loss == "cross_entropy":
+        Y = np.eye(k, dtype=dtype)[:, rng.integers(0, k, 9)]  # one-hot columns
+    else:
+        Y = rng.integers(0, 2, (k, 9)).astype(dtype)
+    assert _fast.applicable(net, X, Y)
+    assert_same(net._gradients(X, Y), net._reference_gradients(X, Y))
