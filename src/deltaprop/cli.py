@@ -610,7 +610,7 @@ def bench_command(
     dtypes: str = typer.Option("float32,float64", help="float32 and/or float64."),
     peers: str = typer.Option("sklearn,torch,jax", help="Peers timed where installed."),
     repeats: int = typer.Option(5, help="Interleaved rounds; medians over them."),
-    min_sample_ms: float = typer.Option(20.0, "--min-sample-ms", help="Length of one sample."),
+    min_sample_ms: float = typer.Option(10.0, "--min-sample-ms", help="Length of one sample."),
     memory: bool = typer.Option(True, "--memory/--no-memory", help="Measure peak memory."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
