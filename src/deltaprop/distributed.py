@@ -521,7 +521,12 @@ def _training_fit(
     import warnings
 
     from .optim import Optimizer, get_optimizer
-    from .training import NonFiniteLossError, TrainState, _default_scoring
+    from .training import (
+        NonFiniteLossError,
+        TrainState,
+        _check_validation_data,
+        _default_scoring,
+    )
 
     X, Y = _check_XY(net, X, Y)
     m = X.shape[1]
@@ -548,11 +553,7 @@ def _training_fit(
         )
     X_val = Y_val = None
     if validation_data is not None:
-        try:
-            X_val, Y_val = validation_data
-        except (TypeError, ValueError):
-            raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
-        X_val, Y_val = net._check_XY(X_val, Y_val)
+        X_val, Y_val = _check_validation_data(net, validation_data)
     score_name, score_fn = _default_scoring(net)
     history = state.history
     history.score_name = score_name

@@ -404,6 +404,15 @@ def accuracy(A: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean(np.argmax(A, axis=0) == np.argmax(Y, axis=0)))
 
 
+def _check_validation_data(net: Any, validation_data: Any) -> tuple[Any, Any]:
+    """``validation_data`` = (X_val, Y_val) unpacked and validated against ``net``."""
+    try:
+        X_val, Y_val = validation_data
+    except (TypeError, ValueError):
+        raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
+    return net._check_XY(X_val, Y_val)
+
+
 def _default_scoring(net: Any) -> tuple[str, Callable[[np.ndarray, np.ndarray], float] | None]:
     name = net.loss.name
     if name == "mse":
@@ -576,11 +585,7 @@ def fit(
     # validation data: given, or a seeded held-out fraction
     seeds = np.random.SeedSequence(state.seed).spawn(2)
     if validation_data is not None:
-        try:
-            X_val, Y_val = validation_data
-        except (TypeError, ValueError):
-            raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
-        X_val, Y_val = net._check_XY(X_val, Y_val)
+        X_val, Y_val = _check_validation_data(net, validation_data)
         X_train, Y_train = X, Y
     elif early_stopping:
         if isinstance(validation_fraction, bool) or not 0.0 < validation_fraction < 1.0:
