@@ -81,17 +81,24 @@ def main() -> None:
     out: dict = {
         "load_average_1min_at_start": os.getloadavg()[0],
         "machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
-        "samples": m, "sizes": sizes, "chunk": args.chunk, "blocks": X.numblocks[1],
-        "workers": args.workers, "memory_limit_per_worker_bytes": limit,
-        "data_bytes": data_bytes, "in_memory_ref_samples_per_s": args.ref_samples / ref_s,
+        "samples": m,
+        "sizes": sizes,
+        "chunk": args.chunk,
+        "blocks": X.numblocks[1],
+        "workers": args.workers,
+        "memory_limit_per_worker_bytes": limit,
+        "data_bytes": data_bytes,
+        "in_memory_ref_samples_per_s": args.ref_samples / ref_s,
     }
     with dd.client(n_workers=args.workers, memory_limit=args.memory_limit) as client:
         # the same slice, distributed: must equal the in-memory gradient
         Js, dWs, dbs = dd.gradients(net, X[:, : args.ref_samples], Y[:, : args.ref_samples])
         rel = max(
             [abs(Js - J_ref) / abs(J_ref)]
-            + [float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
-               for a, b in zip([*dWs, *dbs], [*dW_ref, *db_ref])]
+            + [
+                float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+                for a, b in zip([*dWs, *dbs], [*dW_ref, *db_ref])
+            ]
         )
         out["max_rel_diff_vs_in_memory"] = rel
 
@@ -109,34 +116,56 @@ def main() -> None:
         n_workers_end = len(client.scheduler_info()["workers"])
 
     grad_s = statistics.median(times)
-    out.update({
-        "load_average_1min_at_end": os.getloadavg()[0], "wall_s": time.perf_counter() - t_start,
-        "J_initial": J, "gradient_s_median": grad_s, "gradient_samples_per_s": m / grad_s,
-        "lbfgs_iterations": res.n_iter, "lbfgs_evaluations": res.n_evaluations,
-        "lbfgs_s": fit_s, "lbfgs_loss_curve": res.loss_curve,
-        "peak_cluster_process_memory_bytes": peak, "workers_alive_at_end": n_workers_end,
-        "data_over_worker_limit": data_bytes / limit,
-    })
+    out.update(
+        {
+            "load_average_1min_at_end": os.getloadavg()[0],
+            "wall_s": time.perf_counter() - t_start,
+            "J_initial": J,
+            "gradient_s_median": grad_s,
+            "gradient_samples_per_s": m / grad_s,
+            "lbfgs_iterations": res.n_iter,
+            "lbfgs_evaluations": res.n_evaluations,
+            "lbfgs_s": fit_s,
+            "lbfgs_loss_curve": res.loss_curve,
+            "peak_cluster_process_memory_bytes": peak,
+            "workers_alive_at_end": n_workers_end,
+            "data_over_worker_limit": data_bytes / limit,
+        }
+    )
     if args.json:
         print(json.dumps(out, indent=2))
         return
     gb = 1e9
-    print(f"network {sizes}, {m:,} samples in {X.numblocks[1]} blocks of {args.chunk:,}; "
-          f"{args.workers} workers x {limit / gb:.2f} GB")
-    print(f"data X, Y: {data_bytes / gb:.2f} GB = {data_bytes / limit:.1f} x a worker's limit "
-          f"(generated per block, never gathered)")
-    print(f"distributed vs in-memory gradient on {args.ref_samples:,} samples: "
-          f"max rel. diff {rel:.1e}")
-    print(f"one full-batch gradient: {grad_s:.1f} s (median of {len(times)}) = "
-          f"{m / grad_s / 1e6:.2f} M samples/s; one process in memory: "
-          f"{out['in_memory_ref_samples_per_s'] / 1e6:.2f} M samples/s")
-    print(f"L-BFGS: {res.n_iter} iterations, {res.n_evaluations} passes, {fit_s:.0f} s; "
-          f"J {res.loss_curve[0]:.4f} -> {res.loss_curve[-1]:.4f}")
-    print(f"peak memory of all worker processes together: {peak / gb:.2f} GB; workers alive "
-          f"at the end: {n_workers_end}/{args.workers}")
-    print(f"wall time {out['wall_s']:.0f} s; 1-min load average "
-          f"{out['load_average_1min_at_start']:.1f} at the start, "
-          f"{out['load_average_1min_at_end']:.1f} at the end (2 cores)")
+    print(
+        f"network {sizes}, {m:,} samples in {X.numblocks[1]} blocks of {args.chunk:,}; "
+        f"{args.workers} workers x {limit / gb:.2f} GB"
+    )
+    print(
+        f"data X, Y: {data_bytes / gb:.2f} GB = {data_bytes / limit:.1f} x a worker's limit "
+        f"(generated per block, never gathered)"
+    )
+    print(
+        f"distributed vs in-memory gradient on {args.ref_samples:,} samples: "
+        f"max rel. diff {rel:.1e}"
+    )
+    print(
+        f"one full-batch gradient: {grad_s:.1f} s (median of {len(times)}) = "
+        f"{m / grad_s / 1e6:.2f} M samples/s; one process in memory: "
+        f"{out['in_memory_ref_samples_per_s'] / 1e6:.2f} M samples/s"
+    )
+    print(
+        f"L-BFGS: {res.n_iter} iterations, {res.n_evaluations} passes, {fit_s:.0f} s; "
+        f"J {res.loss_curve[0]:.4f} -> {res.loss_curve[-1]:.4f}"
+    )
+    print(
+        f"peak memory of all worker processes together: {peak / gb:.2f} GB; workers alive "
+        f"at the end: {n_workers_end}/{args.workers}"
+    )
+    print(
+        f"wall time {out['wall_s']:.0f} s; 1-min load average "
+        f"{out['load_average_1min_at_start']:.1f} at the start, "
+        f"{out['load_average_1min_at_end']:.1f} at the end (2 cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -312,8 +312,12 @@ def run_config(name: str, engines: list[str], repeats: int, steps: int, warmup: 
     result["ms_all"] = samples
     ms = result["ms"]
     ratios = {}
-    for mine in ("deltaprop-torch", "deltaprop-torch-graph", "deltaprop-cupy",
-                 "deltaprop-cupy-graph"):
+    for mine in (
+        "deltaprop-torch",
+        "deltaprop-torch-graph",
+        "deltaprop-cupy",
+        "deltaprop-cupy-graph",
+    ):
         for peer in ("torch-eager", "jax-jit", "floor"):
             if mine in ms and peer in ms:
                 ratios[f"{mine} / {peer}"] = ms[mine] / ms[peer]
@@ -328,8 +332,10 @@ def _max_rel(a: list[Any], b: list[Any]) -> float:
     from deltaprop._array import to_numpy
 
     return max(
-        float(np.max(np.abs(to_numpy(x).astype(np.float64) - to_numpy(y).astype(np.float64)))
-              / np.max(np.abs(to_numpy(y))))
+        float(
+            np.max(np.abs(to_numpy(x).astype(np.float64) - to_numpy(y).astype(np.float64)))
+            / np.max(np.abs(to_numpy(y)))
+        )
         for x, y in zip(a, b)
     )
 
@@ -345,8 +351,12 @@ def run_precision(name: str, backend: str, repeats: int, steps: int) -> dict:
     Xh, Yh = _data(sizes, m)
     xp = net32.xp
     X32, Y32 = (xp.asarray(a, device=device) if device else xp.asarray(a) for a in (Xh, Yh))
-    X64, Y64 = (xp.asarray(a.astype(np.float64), device=device) if device
-                else xp.asarray(a.astype(np.float64)) for a in (Xh, Yh))
+    X64, Y64 = (
+        xp.asarray(a.astype(np.float64), device=device)
+        if device
+        else xp.asarray(a.astype(np.float64))
+        for a in (Xh, Yh)
+    )
     _, dW64, db64 = net64._gradients(X64, Y64)
     ref = [*dW64, *db64]
     out: dict[str, Any] = {}
@@ -373,8 +383,11 @@ def main() -> None:
     p.add_argument("--precision", action="store_true", help="also time TF32/bf16 and their error")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", default=None, help="also write the JSON here")
-    p.add_argument("--smoke-cpu", action="store_true",
-                   help="run on the CPU (no timings worth reading): checks the script itself")
+    p.add_argument(
+        "--smoke-cpu",
+        action="store_true",
+        help="run on the CPU (no timings worth reading): checks the script itself",
+    )
     args = p.parse_args()
     global DEVICE
     if args.smoke_cpu:
@@ -400,8 +413,10 @@ def main() -> None:
         sys.exit(f"benchmarks/gpu.py needs PyTorch with a CUDA device: {err}")
 
     report: dict[str, Any] = {
-        "device": device_name, "python": platform.python_version(),
-        "torch": torch.__version__, "configs": {},
+        "device": device_name,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "configs": {},
     }
     default_steps = {"tiny": 200, "medium": 200, "large": 50, "xl": 5}
     for c in configs:
@@ -435,8 +450,10 @@ def _print_config(name: str, r: dict) -> None:
     for backend, prec in r.get("precision", {}).items():
         for p, v in prec.items():
             if isinstance(v, dict):
-                print(f"  {backend} {p:8s} {v['ms']:9.3f} ms, max rel. grad error vs float64 "
-                      f"{v['max_rel_grad_error_vs_float64']:.1e}")
+                print(
+                    f"  {backend} {p:8s} {v['ms']:9.3f} ms, max rel. grad error vs float64 "
+                    f"{v['max_rel_grad_error_vs_float64']:.1e}"
+                )
             else:
                 print(f"  {backend} precision runs: {v}")
 

@@ -35,8 +35,13 @@ def plot(s: dict, path: str) -> None:
     ax.plot(xs, [1e3 * p["step_s"] for p in d], "o-", label="deltaprop step")
     ax.plot(xs, [1e3 * p["floor_s"] for p in d], "s--", label="floor (matrix products)")
     fit = s["depth_fit"]
-    ax.plot(xs, [1e3 * (fit["slope"] * x + fit["intercept"]) for x in xs], ":", color="gray",
-            label=f"linear fit, R² = {fit['r2']:.4f}")
+    ax.plot(
+        xs,
+        [1e3 * (fit["slope"] * x + fit["intercept"]) for x in xs],
+        ":",
+        color="gray",
+        label=f"linear fit, R² = {fit['r2']:.4f}",
+    )
     ax.set_xlabel("depth L (L - 1 hidden layers of 256, one output)")
     ax.set_ylabel("ms per step")
     ax.set_title(f"depth, batch {d[0]['m']}")
@@ -54,12 +59,21 @@ def plot(s: dict, path: str) -> None:
     ax.legend()
 
     ax = axes[2]
-    ax.plot([p["x"] for p in d], [p["backward_over_forward"] for p in d], "o-",
-            label="deltaprop, vs depth")
-    ax.plot([p["x"] for p in d], [p["floor_backward_over_forward"] for p in d], "s--",
-            label="floor, vs depth")
-    ax.plot([p["x"] for p in d], [p["flop_ratio"] for p in d], "k:",
-            label="FLOP ratio of the products")
+    ax.plot(
+        [p["x"] for p in d],
+        [p["backward_over_forward"] for p in d],
+        "o-",
+        label="deltaprop, vs depth",
+    )
+    ax.plot(
+        [p["x"] for p in d],
+        [p["floor_backward_over_forward"] for p in d],
+        "s--",
+        label="floor, vs depth",
+    )
+    ax.plot(
+        [p["x"] for p in d], [p["flop_ratio"] for p in d], "k:", label="FLOP ratio of the products"
+    )
     ax.set_xlabel("depth L")
     ax.set_ylabel("backward time / forward time")
     ax.set_ylim(0, max(4.0, max(p["backward_over_forward"] for p in d) * 1.1))
@@ -68,9 +82,12 @@ def plot(s: dict, path: str) -> None:
 
     mach = s["machine"]
     blas = mach.get("numpy_blas") or {}
-    fig.suptitle(f"deltaprop training step, {s['dtype']}: {mach['cpu']}, {mach['cores']} cores, "
-                 f"OpenBLAS {blas.get('version')} ({blas.get('architecture')}, "
-                 f"{blas.get('num_threads')} threads)", fontsize=10)
+    fig.suptitle(
+        f"deltaprop training step, {s['dtype']}: {mach['cpu']}, {mach['cores']} cores, "
+        f"OpenBLAS {blas.get('version')} ({blas.get('architecture')}, "
+        f"{blas.get('num_threads')} threads)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -87,16 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     s = _bench.scaling(
         depths=[int(x) for x in args.depths.split(",")],
         batches=[int(x) for x in args.batches.split(",")],
-        dtype=args.dtype, repeats=args.repeats,
+        dtype=args.dtype,
+        repeats=args.repeats,
     )
     for kind in ("depth", "batch"):
         print(f"{kind}: fit {s[kind + '_fit']}")
         for p in s[kind]:
-            print(f"  {kind} {p['x']:>5}: step {1e3 * p['step_s']:8.3f} ms, floor "
-                  f"{1e3 * p['floor_s']:8.3f} ms, step/floor {p['step_over_floor']:.2f}, "
-                  f"bwd/fwd {p['backward_over_forward']:.2f} (floor "
-                  f"{p['floor_backward_over_forward']:.2f}, FLOPs {p['flop_ratio']:.3f}), "
-                  f"{p['gflops']:.1f} GFLOP/s")
+            print(
+                f"  {kind} {p['x']:>5}: step {1e3 * p['step_s']:8.3f} ms, floor "
+                f"{1e3 * p['floor_s']:8.3f} ms, step/floor {p['step_over_floor']:.2f}, "
+                f"bwd/fwd {p['backward_over_forward']:.2f} (floor "
+                f"{p['floor_backward_over_forward']:.2f}, FLOPs {p['flop_ratio']:.3f}), "
+                f"{p['gflops']:.1f} GFLOP/s"
+            )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(s, f, indent=1, allow_nan=False)

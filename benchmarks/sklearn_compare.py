@@ -58,14 +58,25 @@ def load(name: str, seed: int):
         X, y = load_diabetes(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed)
     sx, sy = StandardScaler().fit(X_tr), StandardScaler().fit(y_tr[:, None])
-    return (sx.transform(X_tr), sx.transform(X_te),
-            sy.transform(y_tr[:, None]).ravel(), sy.transform(y_te[:, None]).ravel())
+    return (
+        sx.transform(X_tr),
+        sx.transform(X_te),
+        sy.transform(y_tr[:, None]).ravel(),
+        sy.transform(y_te[:, None]).ravel(),
+    )
 
 
 def make(lib: str, seed: int):
-    common = dict(hidden_layer_sizes=HIDDEN, activation="relu", solver="adam",
-                  learning_rate_init=1e-3, batch_size="auto", max_iter=MAX_ITER,
-                  n_iter_no_change=10, random_state=seed)
+    common = dict(
+        hidden_layer_sizes=HIDDEN,
+        activation="relu",
+        solver="adam",
+        learning_rate_init=1e-3,
+        batch_size="auto",
+        max_iter=MAX_ITER,
+        n_iter_no_change=10,
+        random_state=seed,
+    )
     if lib == "sklearn":
         return MLPRegressor(alpha=ALPHA_SK, tol=TOL_SK, **common)
     # deltaprop's regression cost is twice the one scikit-learn differentiates (no 1/2), so
@@ -81,8 +92,11 @@ def run_one(lib: str, data, seed: int) -> dict:
         t0 = time.perf_counter()
         est.fit(X_tr, y_tr)
         seconds = time.perf_counter() - t0
-    return {"r2": float(r2_score(y_te, est.predict(X_te))), "seconds": seconds,
-            "epochs": int(est.n_iter_)}
+    return {
+        "r2": float(r2_score(y_te, est.predict(X_te))),
+        "seconds": seconds,
+        "epochs": int(est.n_iter_),
+    }
 
 
 def compare(name: str, seeds: list[int]) -> dict:
@@ -99,11 +113,16 @@ def compare(name: str, seeds: list[int]) -> dict:
     ratio = statistics.median(r["deltaprop"]["seconds"] / r["sklearn"]["seconds"] for r in rows)
     per_epoch = statistics.median(
         (r["deltaprop"]["seconds"] / r["deltaprop"]["epochs"])
-        / (r["sklearn"]["seconds"] / r["sklearn"]["epochs"]) for r in rows
+        / (r["sklearn"]["seconds"] / r["sklearn"]["epochs"])
+        for r in rows
     )
     return {
-        "data": name, "seeds": seeds, "runs": rows, "median": med,
-        "time_ratio": ratio, "time_per_epoch_ratio": per_epoch,
+        "data": name,
+        "seeds": seeds,
+        "runs": rows,
+        "median": med,
+        "time_ratio": ratio,
+        "time_per_epoch_ratio": per_epoch,
         "r2_gap": med["deltaprop"]["r2"] - med["sklearn"]["r2"],
         "r2_ok": med["deltaprop"]["r2"] >= med["sklearn"]["r2"] - 0.01,
         "time_ok": ratio <= 0.5,
@@ -144,9 +163,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"machine: {platform.processor() or platform.machine()}, "
-              f"python {platform.python_version()}, numpy {np.__version__}, "
-              f"BLAS threads {args.threads}, seeds {seeds}")
+        print(
+            f"machine: {platform.processor() or platform.machine()}, "
+            f"python {platform.python_version()}, numpy {np.__version__}, "
+            f"BLAS threads {args.threads}, seeds {seeds}"
+        )
         print(table(results))
 
 

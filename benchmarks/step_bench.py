@@ -30,22 +30,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peers", default=",".join(_bench.PEERS))
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--min-sample-ms", type=float, default=50.0)
-    ap.add_argument("--pause-ms", type=float, default=20.0,
-                    help="sleep between samples (lets other libraries' spinning threads rest)")
+    ap.add_argument(
+        "--pause-ms",
+        type=float,
+        default=20.0,
+        help="sleep between samples (lets other libraries' spinning threads rest)",
+    )
     ap.add_argument("--out", default=None, help="write the JSON result here")
     args = ap.parse_args(argv)
     result = _bench.run(
-        args.configs.split(","), args.dtypes.split(","), args.peers.split(","),
-        repeats=args.repeats, min_sample_s=args.min_sample_ms / 1e3,
-        pause_s=args.pause_ms / 1e3, progress=lambda s: print(s, file=sys.stderr, flush=True),
+        args.configs.split(","),
+        args.dtypes.split(","),
+        args.peers.split(","),
+        repeats=args.repeats,
+        min_sample_s=args.min_sample_ms / 1e3,
+        pause_s=args.pause_ms / 1e3,
+        progress=lambda s: print(s, file=sys.stderr, flush=True),
     )
     print(_bench.markdown(result))
     print()
     for r in result["results"]:
         for t in r["targets"]:
             verdict = "met" if t["met"] else "MISSED"
-            print(f"{r['config']:>6} {r['dtype']}: {t['name']} = {t['value']:.3f} "
-                  f"(<= {t['limit']:g}) {verdict}")
+            print(
+                f"{r['config']:>6} {r['dtype']}: {t['name']} = {t['value']:.3f} "
+                f"(<= {t['limit']:g}) {verdict}"
+            )
         ms = {k: f"{1e3 * v:.3g}" for k, v in r["median_s"].items()}
         print(f"{'':>6} median ms: {ms}")
     if args.out:

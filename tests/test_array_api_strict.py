@@ -42,7 +42,9 @@ def test_losses_run_on_strict_arrays(name):
 def test_network_on_strict_equals_numpy(hidden, dtype):
     sizes = [4, 7, 5, 2]
     ref = dp.Network(sizes, hidden=hidden, seed=3, dtype=dtype, alpha=0.01)
-    net = dp.Network(sizes, hidden=hidden, seed=3, dtype=dtype, alpha=0.01, backend="array_api_strict")
+    net = dp.Network(
+        sizes, hidden=hidden, seed=3, dtype=dtype, alpha=0.01, backend="array_api_strict"
+    )
     for l in range(1, ref.L + 1):  # identical initial weights on every backend
         np.testing.assert_array_equal(np.asarray(net.W[l]), ref.W[l])
     rng = np.random.default_rng(1)

@@ -58,8 +58,9 @@ def cli(capsys, *args):
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (hidden temporary files included) and its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def assert_one_line_error(code, out, err, needles):
@@ -92,8 +93,21 @@ def earlier_run(tmp_path_factory):
     data.write_text(GOOD)
     out = base / "run"
     with pytest.raises(SystemExit) as info:
-        main(["train", "--data", str(data), "--hidden", "4", "--epochs", "2", "--out", str(out),
-              "--no-plots", "--json"])
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--hidden",
+                "4",
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--no-plots",
+                "--json",
+            ]
+        )
     assert info.value.code == 0
     assert sorted(snapshot(out)) == ["checkpoint.safetensors", "model.safetensors"]
     return base
@@ -111,8 +125,9 @@ def api_train(path, target=None):
     """The command's pipeline through the public API: load, split, standardise, fit."""
     data = load_data(path, target)
     parts = split(data, seed=0)
-    std = Standardization.fit(*parts.train, feature_names=data.feature_names,
-                              target_names=data.target_names)
+    std = Standardization.fit(
+        *parts.train, feature_names=data.feature_names, target_names=data.target_names
+    )
     net = dp.Network([data.X.shape[0], 4, data.Y.shape[0]], seed=0)
     return fit(net, std.transform_X(parts.train[0]), std.transform_Y(parts.train[1]), epochs=1)
 
@@ -122,62 +137,158 @@ def api_train(path, target=None):
 
 _RANDOM = np.random.default_rng(0).bytes(512)
 _LONG_NUMBER = "1" * 400  # a 400-digit integer: finite in Python, beyond float64
-_HUGE = "x0,x1,x2,y\n" + "".join(f"{(-1) ** i * 1e300 * (i + 1)!r},{i},{i % 7},{i}\n"
-                                  for i in range(40))
+_HUGE = "x0,x1,x2,y\n" + "".join(
+    f"{(-1) ** i * 1e300 * (i + 1)!r},{i},{i % 7},{i}\n" for i in range(40)
+)
 
 CSV_CASES = [
-    ("text-in-numeric-column", b"x0,x1,x2,y\n1,2,3,4\n5,hello,7,8\n", [],
-     ["{path}", "line 3", "column 'x1'", "non-numeric value 'hello'"]),
-    ("missing-value-empty-cell", b"x0,x1,x2,y\n1,2,3,4\n5,,7,8\n", [],
-     ["{path}", "line 3", "column 'x1'", "missing value"]),
-    ("missing-value-NA", b"x0,x1,x2,y\n1,2,3,4\n5,6,7,8\nNA,1,1,1\n", [],
-     ["{path}", "line 4", "column 'x0'", "missing value"]),
+    (
+        "text-in-numeric-column",
+        b"x0,x1,x2,y\n1,2,3,4\n5,hello,7,8\n",
+        [],
+        ["{path}", "line 3", "column 'x1'", "non-numeric value 'hello'"],
+    ),
+    (
+        "missing-value-empty-cell",
+        b"x0,x1,x2,y\n1,2,3,4\n5,,7,8\n",
+        [],
+        ["{path}", "line 3", "column 'x1'", "missing value"],
+    ),
+    (
+        "missing-value-NA",
+        b"x0,x1,x2,y\n1,2,3,4\n5,6,7,8\nNA,1,1,1\n",
+        [],
+        ["{path}", "line 4", "column 'x0'", "missing value"],
+    ),
     ("empty-file", b"", [], ["{path}", "the file is empty"]),
     ("blank-lines-only", b"\n  \n\n", [], ["{path}", "the file is empty"]),
     ("header-only", b"x0,x1,x2,y\n", [], ["{path}", "no data rows after the header"]),
-    ("ragged-row-short", b"x0,x1,x2,y\n1,2,3,4\n5,6,7\n", [],
-     ["{path}", "line 3", "expected 4 fields", "found 3"]),
-    ("ragged-row-long", b"x0,x1,x2,y\n1,2,3,4\n5,6,7,8,9\n", [],
-     ["{path}", "line 3", "expected 4 fields", "found 5"]),
-    ("unclosed-quote", b'x0,x1,x2,y\n1,2,3,4\n"5,6,7,8\n', [],
-     ["{path}, line 3: a quoted field opened on this line holds a line break",
-      "missing closing quote", "found 1 fields"]),
-    ("single-row", b"x0,x1,x2,y\n1,2,3,4\n", [],
-     ["{path}", "1 sample(s) are too few to split", "at least 3"]),
-    ("two-rows", b"x0,x1,x2,y\n1,2,3,4\n5,6,7,8\n", [],
-     ["{path}", "2 sample(s) are too few to split"]),
-    ("value-overflows-float64", b"x0,x1,x2,y\n1,2,3,4\n5,1e400,7,8\n", [],
-     ["{path}", "line 3", "column 'x1'", "non-finite value '1e400'"]),
-    ("400-digit-integer", f"x0,x1,x2,y\n1,2,3,4\n5,6,{_LONG_NUMBER},8\n".encode(), [],
-     ["{path}", "line 3", "column 'x2'", "non-finite value '111", "(400 chars)"]),
-    ("variance-overflows-float64", _HUGE.encode(), [],
-     ["cannot standardise column 'x0'", "overflows float64", "e+30"]),
-    ("inf", b"x0,x1,x2,y\n1,2,3,4\n5,6,inf,8\n", [],
-     ["{path}", "line 3", "column 'x2'", "non-finite value 'inf'"]),
-    ("minus-inf", b"x0,x1,x2,y\n-Infinity,2,3,4\n", [],
-     ["{path}", "line 2", "column 'x0'", "non-finite value '-Infinity'"]),
-    ("nan-target", b"x0,x1,x2,y\n1,2,3,4\n5,6,7,nan\n", [],
-     ["{path}", "line 3", "column 'y'", "missing value"]),
-    ("nul-byte-in-a-cell", b"x0,x1,x2,y\n1,2,3,4\n5,6\x007,7,8\n", [],
-     ["{path}", "line 3", "column 'x1'", "non-numeric value '6\\x007'"]),
-    ("unknown-target-name", GOOD.encode(), ["--target", "price"],
-     ["{path}", "no target column named 'price'", "columns: x0, x1, x2, y"]),
-    ("target-named-twice", GOOD.encode(), ["--target", "y,y"],
-     ["{path}", "target names a column twice", "'y,y'"]),
-    ("no-input-column-left", b"y\n1\n2\n3\n4\n", [],
-     ["{path}", "no input columns left", "columns: y"]),
-    ("duplicate-column-names", b"x0,x0,x2,y\n1,2,3,4\n", [],
-     ["{path}", "column name 'x0' appears twice", "columns 1 and 2"]),
-    ("duplicate-after-stripping", b"x0, x0 ,x2,y\n1,2,3,4\n", [],
-     ["{path}", "column name 'x0' appears twice"]),
+    (
+        "ragged-row-short",
+        b"x0,x1,x2,y\n1,2,3,4\n5,6,7\n",
+        [],
+        ["{path}", "line 3", "expected 4 fields", "found 3"],
+    ),
+    (
+        "ragged-row-long",
+        b"x0,x1,x2,y\n1,2,3,4\n5,6,7,8,9\n",
+        [],
+        ["{path}", "line 3", "expected 4 fields", "found 5"],
+    ),
+    (
+        "unclosed-quote",
+        b'x0,x1,x2,y\n1,2,3,4\n"5,6,7,8\n',
+        [],
+        [
+            "{path}, line 3: a quoted field opened on this line holds a line break",
+            "missing closing quote",
+            "found 1 fields",
+        ],
+    ),
+    (
+        "single-row",
+        b"x0,x1,x2,y\n1,2,3,4\n",
+        [],
+        ["{path}", "1 sample(s) are too few to split", "at least 3"],
+    ),
+    (
+        "two-rows",
+        b"x0,x1,x2,y\n1,2,3,4\n5,6,7,8\n",
+        [],
+        ["{path}", "2 sample(s) are too few to split"],
+    ),
+    (
+        "value-overflows-float64",
+        b"x0,x1,x2,y\n1,2,3,4\n5,1e400,7,8\n",
+        [],
+        ["{path}", "line 3", "column 'x1'", "non-finite value '1e400'"],
+    ),
+    (
+        "400-digit-integer",
+        f"x0,x1,x2,y\n1,2,3,4\n5,6,{_LONG_NUMBER},8\n".encode(),
+        [],
+        ["{path}", "line 3", "column 'x2'", "non-finite value '111", "(400 chars)"],
+    ),
+    (
+        "variance-overflows-float64",
+        _HUGE.encode(),
+        [],
+        ["cannot standardise column 'x0'", "overflows float64", "e+30"],
+    ),
+    (
+        "inf",
+        b"x0,x1,x2,y\n1,2,3,4\n5,6,inf,8\n",
+        [],
+        ["{path}", "line 3", "column 'x2'", "non-finite value 'inf'"],
+    ),
+    (
+        "minus-inf",
+        b"x0,x1,x2,y\n-Infinity,2,3,4\n",
+        [],
+        ["{path}", "line 2", "column 'x0'", "non-finite value '-Infinity'"],
+    ),
+    (
+        "nan-target",
+        b"x0,x1,x2,y\n1,2,3,4\n5,6,7,nan\n",
+        [],
+        ["{path}", "line 3", "column 'y'", "missing value"],
+    ),
+    (
+        "nul-byte-in-a-cell",
+        b"x0,x1,x2,y\n1,2,3,4\n5,6\x007,7,8\n",
+        [],
+        ["{path}", "line 3", "column 'x1'", "non-numeric value '6\\x007'"],
+    ),
+    (
+        "unknown-target-name",
+        GOOD.encode(),
+        ["--target", "price"],
+        ["{path}", "no target column named 'price'", "columns: x0, x1, x2, y"],
+    ),
+    (
+        "target-named-twice",
+        GOOD.encode(),
+        ["--target", "y,y"],
+        ["{path}", "target names a column twice", "'y,y'"],
+    ),
+    (
+        "no-input-column-left",
+        b"y\n1\n2\n3\n4\n",
+        [],
+        ["{path}", "no input columns left", "columns: y"],
+    ),
+    (
+        "duplicate-column-names",
+        b"x0,x0,x2,y\n1,2,3,4\n",
+        [],
+        ["{path}", "column name 'x0' appears twice", "columns 1 and 2"],
+    ),
+    (
+        "duplicate-after-stripping",
+        b"x0, x0 ,x2,y\n1,2,3,4\n",
+        [],
+        ["{path}", "column name 'x0' appears twice"],
+    ),
     ("unnamed-column", b"x0,,x2,y\n1,2,3,4\n", [], ["{path}", "line 1", "column 2 has no name"]),
-    ("non-utf8-latin1", "x0,x1,x2,y\n1,2,3,4\ncafé,2,3,4\n".encode("latin-1"), [],
-     ["{path}, line 3: not a UTF-8 text file", "byte 0xe9 at offset 22"]),
-    ("utf16-with-bom", "x0,x1,x2,y\n1,2,3,4\n".encode("utf-16"), [],
-     ["{path}, line 1: not a UTF-8 text file", "byte 0xff at offset 0"]),
+    (
+        "non-utf8-latin1",
+        "x0,x1,x2,y\n1,2,3,4\ncafé,2,3,4\n".encode("latin-1"),
+        [],
+        ["{path}, line 3: not a UTF-8 text file", "byte 0xe9 at offset 22"],
+    ),
+    (
+        "utf16-with-bom",
+        "x0,x1,x2,y\n1,2,3,4\n".encode("utf-16"),
+        [],
+        ["{path}, line 1: not a UTF-8 text file", "byte 0xff at offset 0"],
+    ),
     ("random-bytes", _RANDOM, [], ["{path}", "not a UTF-8 text file"]),
-    ("field-over-csv-limit", b"x0,x1,x2,y\n" + b"7" * 200_000 + b",1,2,3\n", [],
-     ["{path}", "not a readable CSV file", "field larger than field limit"]),
+    (
+        "field-over-csv-limit",
+        b"x0,x1,x2,y\n" + b"7" * 200_000 + b",1,2,3\n",
+        [],
+        ["{path}", "not a readable CSV file", "field larger than field limit"],
+    ),
 ]
 
 
@@ -192,20 +303,35 @@ def _csv_case(tmp_path, content):
     return path
 
 
-@pytest.mark.parametrize(("name", "content", "options", "needles"), CSV_CASES,
-                         ids=[c[0] for c in CSV_CASES])
+@pytest.mark.parametrize(
+    ("name", "content", "options", "needles"), CSV_CASES, ids=[c[0] for c in CSV_CASES]
+)
 def test_csv_through_the_cli(capsys, run_dir, name, content, options, needles):
     path = _csv_case(run_dir.parent, content)
     before = snapshot(run_dir)
-    code, out, err = cli(capsys, "train", "--data", path, *options, "--hidden", "4",
-                         "--epochs", 2, "--out", run_dir, "--no-plots", "--json")
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--data",
+        path,
+        *options,
+        "--hidden",
+        "4",
+        "--epochs",
+        2,
+        "--out",
+        run_dir,
+        "--no-plots",
+        "--json",
+    )
     assert_one_line_error(code, out, err, [n.format(path=path) for n in needles])
     assert out == ""  # no half-written JSON
     assert snapshot(run_dir) == before  # the earlier model and checkpoint are untouched
 
 
-@pytest.mark.parametrize(("name", "content", "options", "needles"), CSV_CASES,
-                         ids=[c[0] for c in CSV_CASES])
+@pytest.mark.parametrize(
+    ("name", "content", "options", "needles"), CSV_CASES, ids=[c[0] for c in CSV_CASES]
+)
 def test_csv_through_the_api(tmp_path, name, content, options, needles):
     path = _csv_case(tmp_path, content)
     target = options[1] if options else None
@@ -228,8 +354,11 @@ def test_csv_errors_do_not_create_the_output_folder(tmp_path, capsys):
 def test_data_path_that_is_not_a_file(tmp_path, capsys, where):
     path = tmp_path / ("nowhere.csv" if where == "missing" else "")
     code, out, err = cli(capsys, "train", "--data", path, "--out", tmp_path / "o", "--no-plots")
-    needle = "is neither a bundled data set nor an existing file" if where == "missing" else (
-        "Is a directory")
+    needle = (
+        "is neither a bundled data set nor an existing file"
+        if where == "missing"
+        else ("Is a directory")
+    )
     assert_one_line_error(code, out, err, [str(path), needle])
     with pytest.raises(ValueError if where == "missing" else IsADirectoryError):
         load_data(path)
@@ -247,16 +376,31 @@ ARG_CASES = [
     ("hidden-text", ["train", "--hidden", "wide"], ["--hidden must be comma-separated", "'wide'"]),
     ("layers-0", ["gradcheck", "--layers", "4,0,2"], ["--layers values must be >= 1", "got 0"]),
     ("layers-one", ["gradcheck", "--layers", "4"], ["--layers needs at least an input and"]),
-    ("unknown-hidden-activation", ["gradcheck", "--hidden", "gelu"],
-     ["unknown hidden 'gelu'", "known activations: elu, identity"]),
-    ("unknown-output-activation", ["gradcheck", "--output", "softmaxx"],
-     ["unknown output 'softmaxx'"]),
-    ("softmax-as-hidden", ["gradcheck", "--hidden", "softmax"],
-     ["hidden 'softmax' is not element-wise"]),
-    ("unknown-loss", ["gradcheck", "--loss", "hinge"],
-     ["unknown loss 'hinge'", "known losses: mse"]),
-    ("unknown-optimiser", ["train", "--optimizer", "rmsprop"],
-     ["--optimizer must be sgd or adam", "'rmsprop'"]),
+    (
+        "unknown-hidden-activation",
+        ["gradcheck", "--hidden", "gelu"],
+        ["unknown hidden 'gelu'", "known activations: elu, identity"],
+    ),
+    (
+        "unknown-output-activation",
+        ["gradcheck", "--output", "softmaxx"],
+        ["unknown output 'softmaxx'"],
+    ),
+    (
+        "softmax-as-hidden",
+        ["gradcheck", "--hidden", "softmax"],
+        ["hidden 'softmax' is not element-wise"],
+    ),
+    (
+        "unknown-loss",
+        ["gradcheck", "--loss", "hinge"],
+        ["unknown loss 'hinge'", "known losses: mse"],
+    ),
+    (
+        "unknown-optimiser",
+        ["train", "--optimizer", "rmsprop"],
+        ["--optimizer must be sgd or adam", "'rmsprop'"],
+    ),
     ("lr-0", ["train", "--lr", "0"], ["--lr must be > 0", "got 0.0"]),
     ("lr-negative", ["train", "--lr", "-0.1"], ["--lr must be > 0", "got -0.1"]),
     ("lr-nan", ["train", "--lr", "nan"], ["--lr must be > 0", "got nan"]),
@@ -269,32 +413,60 @@ ARG_CASES = [
     ("epochs-text", ["train", "--epochs", "ten"], ["Invalid value for '--epochs'"]),
     ("seed-negative", ["train", "--seed", "-1"], ["--seed must be >= 0", "got -1"]),
     ("patience-negative", ["train", "--patience", "-1"], ["--patience must be >= 0"]),
-    ("checkpoint-every-0", ["train", "--checkpoint-every", "0"],
-     ["--checkpoint-every must be >= 1", "got 0"]),
+    (
+        "checkpoint-every-0",
+        ["train", "--checkpoint-every", "0"],
+        ["--checkpoint-every must be >= 1", "got 0"],
+    ),
     ("unknown-option", ["train", "--learning-rate", "0.1"], ["No such option", "--learning-rate"]),
-    ("unknown-data-set", ["train", "--data", "iris"],
-     ["data 'iris' is neither a bundled data set", "bundled data sets: diabetes, friedman1"]),
+    (
+        "unknown-data-set",
+        ["train", "--data", "iris"],
+        ["data 'iris' is neither a bundled data set", "bundled data sets: diabetes, friedman1"],
+    ),
     ("gradcheck-tol-nan", ["gradcheck", "--tol", "nan"], ["tol must be >= 0 and finite", "nan"]),
     ("gradcheck-eps-0", ["gradcheck", "--eps", "0"], ["eps must be > 0", "0.0"]),
     ("gradcheck-batch-0", ["gradcheck", "--batch", "0"], ["--batch must be >= 1", "got 0"]),
-    ("out-is-a-file", ["train", "--epochs", "1", "--out", "{data}"],
-     ["--out {data}: cannot create the folder"]),
-    ("predict-missing-feature-column", ["predict", "--model", "{model}", "--data", "{narrow}"],
-     ["{narrow}", "no feature column named 'x1'", "columns: x0, x2"]),
-    ("evaluate-unknown-target", ["evaluate", "--model", "{model}", "--data", "{data}",
-                                 "--target", "q"], ["{data}", "no target column named 'q'"]),
-    ("evaluate-too-many-targets", ["evaluate", "--model", "{model}", "--data", "{data}",
-                                   "--target", "x2,y"],
-     ["--target names 2 column(s) but the model has 1 output(s)"]),
-    ("resume-other-hidden", ["train", "--resume", "--hidden", "9"],
-     ["--hidden 9 differs from the checkpoint's [4]", "leave --hidden out to resume"]),
-    ("resume-fewer-epochs", ["train", "--resume", "--epochs", "1"],
-     ["--epochs 1 is fewer than the 2"]),
-    ("resume-without-checkpoint", ["train", "--resume", "--out", "{empty}"],
-     ["there is no checkpoint", "checkpoint.safetensors"]),
-    ("predict-out-folder-missing", ["predict", "--model", "{model}", "--data", "{data}",
-                                    "--out", "{empty}/no/such/preds.csv"],
-     ["cannot write {empty}/no/such/preds.csv", "does not exist"]),
+    (
+        "out-is-a-file",
+        ["train", "--epochs", "1", "--out", "{data}"],
+        ["--out {data}: cannot create the folder"],
+    ),
+    (
+        "predict-missing-feature-column",
+        ["predict", "--model", "{model}", "--data", "{narrow}"],
+        ["{narrow}", "no feature column named 'x1'", "columns: x0, x2"],
+    ),
+    (
+        "evaluate-unknown-target",
+        ["evaluate", "--model", "{model}", "--data", "{data}", "--target", "q"],
+        ["{data}", "no target column named 'q'"],
+    ),
+    (
+        "evaluate-too-many-targets",
+        ["evaluate", "--model", "{model}", "--data", "{data}", "--target", "x2,y"],
+        ["--target names 2 column(s) but the model has 1 output(s)"],
+    ),
+    (
+        "resume-other-hidden",
+        ["train", "--resume", "--hidden", "9"],
+        ["--hidden 9 differs from the checkpoint's [4]", "leave --hidden out to resume"],
+    ),
+    (
+        "resume-fewer-epochs",
+        ["train", "--resume", "--epochs", "1"],
+        ["--epochs 1 is fewer than the 2"],
+    ),
+    (
+        "resume-without-checkpoint",
+        ["train", "--resume", "--out", "{empty}"],
+        ["there is no checkpoint", "checkpoint.safetensors"],
+    ),
+    (
+        "predict-out-folder-missing",
+        ["predict", "--model", "{model}", "--data", "{data}", "--out", "{empty}/no/such/preds.csv"],
+        ["cannot write {empty}/no/such/preds.csv", "does not exist"],
+    ),
 ]
 
 
@@ -304,8 +476,12 @@ def test_flags_through_the_cli(capsys, run_dir, name, args, needles):
     narrow = base / "narrow.csv"
     narrow.write_text("x0,x2\n1,2\n")
     (base / "empty").mkdir()
-    names = {"data": base / "good.csv", "model": run_dir / "model.safetensors",
-             "narrow": narrow, "empty": base / "empty"}
+    names = {
+        "data": base / "good.csv",
+        "model": run_dir / "model.safetensors",
+        "narrow": narrow,
+        "empty": base / "empty",
+    }
     args = [a.format(**names) for a in args]
     if args[0] == "train":
         args += ["--no-plots"] + ([] if "--out" in args else ["--out", str(run_dir)])
@@ -321,8 +497,9 @@ def test_flags_through_the_cli(capsys, run_dir, name, args, needles):
 def test_resume_refuses_a_finished_run_and_changed_data(capsys, run_dir):
     before = snapshot(run_dir)
     code, out, err = cli(capsys, "train", "--out", run_dir, "--resume", "--epochs", 5)
-    assert_one_line_error(code, out, err, [f"the run in {run_dir} already finished",
-                                           "start a new run"])
+    assert_one_line_error(
+        code, out, err, [f"the run in {run_dir} already finished", "start a new run"]
+    )
     assert snapshot(run_dir) == before
     # an unfinished run (as Ctrl-C leaves it) whose data file was edited since
     ckpt_path = run_dir / "checkpoint.safetensors"
@@ -331,15 +508,22 @@ def test_resume_refuses_a_finished_run_and_changed_data(capsys, run_dir):
     data = run_dir.parent / "good.csv"  # this test's own copy of the data
     assert ckpt.settings["data_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
     ckpt.settings["data"] = str(data)
-    save_checkpoint(ckpt_path, ckpt.model.net, ckpt.state, settings=ckpt.settings,
-                    standardization=ckpt.model.standardization,
-                    feature_names=ckpt.model.feature_names, target_names=ckpt.model.target_names)
+    save_checkpoint(
+        ckpt_path,
+        ckpt.model.net,
+        ckpt.state,
+        settings=ckpt.settings,
+        standardization=ckpt.model.standardization,
+        feature_names=ckpt.model.feature_names,
+        target_names=ckpt.model.target_names,
+    )
     with data.open("a") as f:
         f.write("0,0,0,0\n")
     before = snapshot(run_dir)
     code, out, err = cli(capsys, "train", "--out", run_dir, "--resume", "--epochs", 5)
-    assert_one_line_error(code, out, err, [f"{data} has changed since the checkpoint",
-                                           "resuming needs the same data"])
+    assert_one_line_error(
+        code, out, err, [f"{data} has changed since the checkpoint", "resuming needs the same data"]
+    )
     assert snapshot(run_dir) == before
 
 
@@ -359,66 +543,158 @@ def _net(**kwargs):
 
 
 API_CASES = [
-    ("Y-fewer-samples-than-X", lambda: _net().gradients(_X, _Y[:, :9]), ValueError,
-     ["Y must have one column per sample of X (m = 10)", "(1, 9)"]),
-    ("Y-too-many-rows", lambda: _net().gradients(_X, np.ones((2, 10))), ValueError,
-     ["Y must have n_L = 1 rows", "(2, 10)"]),
-    ("samples-as-rows", lambda: _net().forward(_X.T), ValueError,
-     ["X must have n_0 = 3 rows", "(10, 3)", "pass X.T"]),
-    ("X-1-D", lambda: _net().forward(_X[0]), ValueError,
-     ["X must be 2-D", "(10,)", "X.reshape(-1, 1)"]),
-    ("Y-1-D", lambda: fit(_net(), _X, _Y[0], epochs=1), ValueError,
-     ["Y must be 2-D", "(10,)"]),
+    (
+        "Y-fewer-samples-than-X",
+        lambda: _net().gradients(_X, _Y[:, :9]),
+        ValueError,
+        ["Y must have one column per sample of X (m = 10)", "(1, 9)"],
+    ),
+    (
+        "Y-too-many-rows",
+        lambda: _net().gradients(_X, np.ones((2, 10))),
+        ValueError,
+        ["Y must have n_L = 1 rows", "(2, 10)"],
+    ),
+    (
+        "samples-as-rows",
+        lambda: _net().forward(_X.T),
+        ValueError,
+        ["X must have n_0 = 3 rows", "(10, 3)", "pass X.T"],
+    ),
+    (
+        "X-1-D",
+        lambda: _net().forward(_X[0]),
+        ValueError,
+        ["X must be 2-D", "(10,)", "X.reshape(-1, 1)"],
+    ),
+    ("Y-1-D", lambda: fit(_net(), _X, _Y[0], epochs=1), ValueError, ["Y must be 2-D", "(10,)"]),
     ("X-3-D", lambda: _net().forward(_X[None]), ValueError, ["X must be 2-D", "(1, 3, 10)"]),
-    ("X-no-samples", lambda: _net().forward(np.zeros((3, 0))), ValueError,
-     ["X must hold at least one sample"]),
-    ("X-nan", lambda: fit(_net(), _with(_X, (2, 7), math.nan), _Y, epochs=1), ValueError,
-     ["X must be finite", "row 2, column 7"]),
-    ("Y-inf", lambda: _net().gradients(_X, _with(_Y, (0, 4), -math.inf)), ValueError,
-     ["Y must be finite", "row 0, column 4"]),
-    ("X-text", lambda: _net().forward(np.full((3, 2), "a")), TypeError,
-     ["X must hold real numbers"]),
-    ("X-float32-for-float64-net", lambda: _net().forward(_X.astype(np.float32)), TypeError,
-     ["X has dtype float32", "network's dtype is float64"]),
+    (
+        "X-no-samples",
+        lambda: _net().forward(np.zeros((3, 0))),
+        ValueError,
+        ["X must hold at least one sample"],
+    ),
+    (
+        "X-nan",
+        lambda: fit(_net(), _with(_X, (2, 7), math.nan), _Y, epochs=1),
+        ValueError,
+        ["X must be finite", "row 2, column 7"],
+    ),
+    (
+        "Y-inf",
+        lambda: _net().gradients(_X, _with(_Y, (0, 4), -math.inf)),
+        ValueError,
+        ["Y must be finite", "row 0, column 4"],
+    ),
+    (
+        "X-text",
+        lambda: _net().forward(np.full((3, 2), "a")),
+        TypeError,
+        ["X must hold real numbers"],
+    ),
+    (
+        "X-float32-for-float64-net",
+        lambda: _net().forward(_X.astype(np.float32)),
+        TypeError,
+        ["X has dtype float32", "network's dtype is float64"],
+    ),
     ("sizes-0", lambda: dp.Network([3, 0, 1]), ValueError, ["sizes[1] must be >= 1", "got 0"]),
-    ("sizes-negative", lambda: dp.Network([3, 4, -1]), ValueError,
-     ["sizes[2] must be >= 1", "got -1"]),
-    ("sizes-float", lambda: dp.Network([3, 2.5, 1]), TypeError,
-     ["sizes[1] must be an integer", "2.5"]),
-    ("sizes-one-layer", lambda: dp.Network([3]), ValueError,
-     ["sizes must list at least the input and output widths"]),
+    (
+        "sizes-negative",
+        lambda: dp.Network([3, 4, -1]),
+        ValueError,
+        ["sizes[2] must be >= 1", "got -1"],
+    ),
+    (
+        "sizes-float",
+        lambda: dp.Network([3, 2.5, 1]),
+        TypeError,
+        ["sizes[1] must be an integer", "2.5"],
+    ),
+    (
+        "sizes-one-layer",
+        lambda: dp.Network([3]),
+        ValueError,
+        ["sizes must list at least the input and output widths"],
+    ),
     ("unknown-activation", lambda: _net(hidden="gelu"), ValueError, ["unknown hidden 'gelu'"]),
     ("unknown-output", lambda: _net(output="probit"), ValueError, ["unknown output 'probit'"]),
     ("unknown-loss", lambda: _net(loss="hinge"), ValueError, ["unknown loss 'hinge'"]),
-    ("unknown-dtype", lambda: _net(dtype="float16"), ValueError,
-     ["dtype must be one of float32, float64", "'float16'"]),
-    ("unknown-backend", lambda: _net(backend="tensorflow"), ValueError,
-     ["backend must be one of", "'tensorflow'"]),
+    (
+        "unknown-dtype",
+        lambda: _net(dtype="float16"),
+        ValueError,
+        ["dtype must be one of float32, float64", "'float16'"],
+    ),
+    (
+        "unknown-backend",
+        lambda: _net(backend="tensorflow"),
+        ValueError,
+        ["backend must be one of", "'tensorflow'"],
+    ),
     ("alpha-negative", lambda: _net(alpha=-1.0), ValueError, ["alpha must be", "-1.0"]),
-    ("unknown-optimiser", lambda: fit(_net(), _X, _Y, optimizer="rmsprop", epochs=1),
-     ValueError, ["unknown optimizer 'rmsprop'", "known optimizers: adam, sgd"]),
+    (
+        "unknown-optimiser",
+        lambda: fit(_net(), _X, _Y, optimizer="rmsprop", epochs=1),
+        ValueError,
+        ["unknown optimizer 'rmsprop'", "known optimizers: adam, sgd"],
+    ),
     ("lr-0", lambda: fit(_net(), _X, _Y, lr=0.0, epochs=1), ValueError, ["lr must be", "0.0"]),
-    ("lr-negative", lambda: fit(_net(), _X, _Y, lr=-1.0, optimizer="sgd", epochs=1), ValueError,
-     ["lr must be", "-1.0"]),
-    ("lr-nan", lambda: fit(_net(), _X, _Y, lr=math.nan, epochs=1), ValueError,
-     ["lr must be", "nan"]),
-    ("lr-text", lambda: fit(_net(), _X, _Y, lr="big", epochs=1), TypeError,
-     ["lr must be a number", "'big'"]),
-    ("batch-size-0", lambda: fit(_net(), _X, _Y, batch_size=0, epochs=1), ValueError,
-     ["batch_size must be >= 1", "got 0"]),
-    ("batch-size-float", lambda: fit(_net(), _X, _Y, batch_size=2.0, epochs=1), TypeError,
-     ["batch_size must be an integer", "2.0"]),
-    ("epochs-negative", lambda: fit(_net(), _X, _Y, epochs=-1), ValueError,
-     ["epochs must be >= 0", "-1"]),
-    ("momentum-out-of-range", lambda: fit(_net(), _X, _Y, optimizer="sgd", momentum=1.5,
-                                          epochs=1), ValueError, ["momentum must be", "1.5"]),
-    ("tol-nan-gradcheck", lambda: dp.gradcheck(_net(), _X, _Y, tol=math.nan), ValueError,
-     ["tol must be >= 0 and finite", "nan"]),
+    (
+        "lr-negative",
+        lambda: fit(_net(), _X, _Y, lr=-1.0, optimizer="sgd", epochs=1),
+        ValueError,
+        ["lr must be", "-1.0"],
+    ),
+    (
+        "lr-nan",
+        lambda: fit(_net(), _X, _Y, lr=math.nan, epochs=1),
+        ValueError,
+        ["lr must be", "nan"],
+    ),
+    (
+        "lr-text",
+        lambda: fit(_net(), _X, _Y, lr="big", epochs=1),
+        TypeError,
+        ["lr must be a number", "'big'"],
+    ),
+    (
+        "batch-size-0",
+        lambda: fit(_net(), _X, _Y, batch_size=0, epochs=1),
+        ValueError,
+        ["batch_size must be >= 1", "got 0"],
+    ),
+    (
+        "batch-size-float",
+        lambda: fit(_net(), _X, _Y, batch_size=2.0, epochs=1),
+        TypeError,
+        ["batch_size must be an integer", "2.0"],
+    ),
+    (
+        "epochs-negative",
+        lambda: fit(_net(), _X, _Y, epochs=-1),
+        ValueError,
+        ["epochs must be >= 0", "-1"],
+    ),
+    (
+        "momentum-out-of-range",
+        lambda: fit(_net(), _X, _Y, optimizer="sgd", momentum=1.5, epochs=1),
+        ValueError,
+        ["momentum must be", "1.5"],
+    ),
+    (
+        "tol-nan-gradcheck",
+        lambda: dp.gradcheck(_net(), _X, _Y, tol=math.nan),
+        ValueError,
+        ["tol must be >= 0 and finite", "nan"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "call", "error", "needles"), API_CASES,
-                         ids=[c[0] for c in API_CASES])
+@pytest.mark.parametrize(
+    ("name", "call", "error", "needles"), API_CASES, ids=[c[0] for c in API_CASES]
+)
 def test_arguments_through_the_api(name, call, error, needles):
     with pytest.raises(error) as info:
         call()
@@ -467,58 +743,110 @@ def _set(**kwargs):
 
 # (id, function of the good file's (bytes, tensors, metadata) -> bytes, substrings)
 MODEL_CASES = [
-    ("random-bytes", lambda raw, t, m: np.random.default_rng(2).bytes(4096),
-     ["not a safetensors file"]),
+    (
+        "random-bytes",
+        lambda raw, t, m: np.random.default_rng(2).bytes(4096),
+        ["not a safetensors file"],
+    ),
     ("empty-file", lambda raw, t, m: b"", ["only 0 bytes"]),
     ("truncated-data", lambda raw, t, m: raw[:-9], ["corrupt or truncated"]),
     ("truncated-header", lambda raw, t, m: raw[:60], ["truncated", "the header claims"]),
-    ("pickle", lambda raw, t, m: pickle.dumps({"W.1": np.zeros((4, 3))}),
-     ["looks like a pickle", "never unpickles"]),
+    (
+        "pickle",
+        lambda raw, t, m: pickle.dumps({"W.1": np.zeros((4, 3))}),
+        ["looks like a pickle", "never unpickles"],
+    ),
     ("torch-zip-archive", lambda raw, t, m: _zip(), ["looks like a zip archive"]),
     ("text-file", lambda raw, t, m: GOOD.encode(), ["not a safetensors file"]),
-    ("foreign-safetensors", lambda raw, t, m: st_save({"weight": np.zeros((2, 2))}),
-     ["no 'deltaprop' metadata"]),
-    ("newer-format-version",
-     lambda raw, t, m: _forged(t, m, _set(format_version=FORMAT_VERSION + 1)),
-     ["newer deltaprop", f"format version {FORMAT_VERSION + 1}", "upgrade deltaprop"]),
-    ("missing-field", lambda raw, t, m: _forged(t, m, lambda m, t: m.pop("sizes")),
-     ["missing field(s) 'sizes'"]),
-    ("unknown-field", lambda raw, t, m: _forged(t, m, _set(surprise=1)),
-     ["unknown field(s) 'surprise'"]),
-    ("sizes-disagree-with-tensors", lambda raw, t, m: _forged(t, m, _set(sizes=[3, 5, 1])),
-     ["tensor W.1 must have shape (5, 3)", "got (4, 3)"]),
-    ("tensor-wrong-shape",
-     lambda raw, t, m: _forged(t, m, lambda m, t: t.update({"W.2": np.zeros((4, 1))})),
-     ["tensor W.2 must have shape (1, 4)", "got (4, 1)"]),
-    ("tensor-wrong-dtype",
-     lambda raw, t, m: _forged(t, m, lambda m, t: t.update({"b.1": t["b.1"].astype("f4")})),
-     ["tensor b.1 must have dtype float64", "got float32"]),
-    ("tensor-missing", lambda raw, t, m: _forged(t, m, lambda m, t: t.pop("b.2")),
-     ["missing tensor(s) 'b.2'"]),
-    ("tensor-nan", lambda raw, t, m: _forged(
-        t, m, lambda m, t: t.update({"W.1": np.full_like(t["W.1"], np.nan)})),
-     ["tensor W.1 holds NaN or infinite values"]),
-    ("unknown-activation",
-     lambda raw, t, m: _forged(t, m, _set(hidden={"name": "swish", "params": {}})),
-     ["unknown activation 'swish'"]),
+    (
+        "foreign-safetensors",
+        lambda raw, t, m: st_save({"weight": np.zeros((2, 2))}),
+        ["no 'deltaprop' metadata"],
+    ),
+    (
+        "newer-format-version",
+        lambda raw, t, m: _forged(t, m, _set(format_version=FORMAT_VERSION + 1)),
+        ["newer deltaprop", f"format version {FORMAT_VERSION + 1}", "upgrade deltaprop"],
+    ),
+    (
+        "missing-field",
+        lambda raw, t, m: _forged(t, m, lambda m, t: m.pop("sizes")),
+        ["missing field(s) 'sizes'"],
+    ),
+    (
+        "unknown-field",
+        lambda raw, t, m: _forged(t, m, _set(surprise=1)),
+        ["unknown field(s) 'surprise'"],
+    ),
+    (
+        "sizes-disagree-with-tensors",
+        lambda raw, t, m: _forged(t, m, _set(sizes=[3, 5, 1])),
+        ["tensor W.1 must have shape (5, 3)", "got (4, 3)"],
+    ),
+    (
+        "tensor-wrong-shape",
+        lambda raw, t, m: _forged(t, m, lambda m, t: t.update({"W.2": np.zeros((4, 1))})),
+        ["tensor W.2 must have shape (1, 4)", "got (4, 1)"],
+    ),
+    (
+        "tensor-wrong-dtype",
+        lambda raw, t, m: _forged(t, m, lambda m, t: t.update({"b.1": t["b.1"].astype("f4")})),
+        ["tensor b.1 must have dtype float64", "got float32"],
+    ),
+    (
+        "tensor-missing",
+        lambda raw, t, m: _forged(t, m, lambda m, t: t.pop("b.2")),
+        ["missing tensor(s) 'b.2'"],
+    ),
+    (
+        "tensor-nan",
+        lambda raw, t, m: _forged(
+            t, m, lambda m, t: t.update({"W.1": np.full_like(t["W.1"], np.nan)})
+        ),
+        ["tensor W.1 holds NaN or infinite values"],
+    ),
+    (
+        "unknown-activation",
+        lambda raw, t, m: _forged(t, m, _set(hidden={"name": "swish", "params": {}})),
+        ["unknown activation 'swish'"],
+    ),
     ("unknown-loss", lambda raw, t, m: _forged(t, m, _set(loss="hinge")), ["unknown loss 'hinge'"]),
-    ("alpha-beyond-float64", lambda raw, t, m: _forged(t, m, _set(alpha=10**400)),
-     ["field 'alpha' must be a finite number >= 0", "..."]),
-    ("standardisation-wrong-length", lambda raw, t, m: _forged(
-        t, m, lambda m, t: m["standardization"].update(x_mean=[0.0, 1.0])),
-     ["standardization.x_mean must be a list of 3 numbers"]),
-    ("standardisation-integer-beyond-float64", lambda raw, t, m: _forged(
-        t, m, lambda m, t: m["standardization"].update(x_scale=[1, 10**400, 1])),
-     ["standardization.x_scale must hold positive finite numbers"]),
-    ("metadata-nested-too-deeply", lambda raw, t, m: st_save(
-        t, metadata={"deltaprop": "[" * 100_000 + "]" * 100_000}),
-     ["the 'deltaprop' metadata is not valid JSON"]),
-    ("header-nested-too-deeply", lambda raw, t, m: (
-        lambda h: len(h).to_bytes(8, "little") + h)(b'{"a":' + b"[" * 100_000 + b"]" * 100_000
-                                                    + b"}"),
-     ["its header is not JSON"]),
-    ("checkpoint-format-name-wrong", lambda raw, t, m: _forged(t, m, _set(format="pytorch")),
-     ["field 'format' must be 'deltaprop-model' or 'deltaprop-checkpoint'", "'pytorch'"]),
+    (
+        "alpha-beyond-float64",
+        lambda raw, t, m: _forged(t, m, _set(alpha=10**400)),
+        ["field 'alpha' must be a finite number >= 0", "..."],
+    ),
+    (
+        "standardisation-wrong-length",
+        lambda raw, t, m: _forged(
+            t, m, lambda m, t: m["standardization"].update(x_mean=[0.0, 1.0])
+        ),
+        ["standardization.x_mean must be a list of 3 numbers"],
+    ),
+    (
+        "standardisation-integer-beyond-float64",
+        lambda raw, t, m: _forged(
+            t, m, lambda m, t: m["standardization"].update(x_scale=[1, 10**400, 1])
+        ),
+        ["standardization.x_scale must hold positive finite numbers"],
+    ),
+    (
+        "metadata-nested-too-deeply",
+        lambda raw, t, m: st_save(t, metadata={"deltaprop": "[" * 100_000 + "]" * 100_000}),
+        ["the 'deltaprop' metadata is not valid JSON"],
+    ),
+    (
+        "header-nested-too-deeply",
+        lambda raw, t, m: (lambda h: len(h).to_bytes(8, "little") + h)(
+            b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        ),
+        ["its header is not JSON"],
+    ),
+    (
+        "checkpoint-format-name-wrong",
+        lambda raw, t, m: _forged(t, m, _set(format="pytorch")),
+        ["field 'format' must be 'deltaprop-model' or 'deltaprop-checkpoint'", "'pytorch'"],
+    ),
 ]
 
 
@@ -536,8 +864,9 @@ def test_model_files_through_the_cli(capsys, run_dir, name, make, needles):
     preds = run_dir / "predictions.csv"
     preds.write_text("y\n1.0\n")  # an earlier run's predictions: must survive
     before = snapshot(run_dir)
-    code, out, err = cli(capsys, "predict", "--model", path, "--data", run_dir.parent / "good.csv",
-                         "--out", preds)
+    code, out, err = cli(
+        capsys, "predict", "--model", path, "--data", run_dir.parent / "good.csv", "--out", preds
+    )
     assert_one_line_error(code, out, err, [f"cannot load {path}: ", *needles])
     assert snapshot(run_dir) == before
 
@@ -582,8 +911,7 @@ def test_a_bad_checkpoint_stops_resume_and_keeps_the_model(capsys, run_dir, spoi
 @pytest.mark.parametrize("where", ["missing", "folder"])
 def test_model_path_that_is_not_a_file(capsys, run_dir, where):
     path = run_dir / "none.safetensors" if where == "missing" else run_dir
-    code, out, err = cli(capsys, "predict", "--model", path, "--data",
-                         run_dir.parent / "good.csv")
+    code, out, err = cli(capsys, "predict", "--model", path, "--data", run_dir.parent / "good.csv")
     assert_one_line_error(code, out, err, [str(path)])
     with pytest.raises(FileNotFoundError if where == "missing" else IsADirectoryError):
         dp.load(path)
@@ -607,10 +935,26 @@ def test_odd_but_valid_csv_files_train(capsys, tmp_path):
     data = read_csv(path, "y")
     assert data.feature_names == ["x0", "x1", "x2", "const"]
     expected = np.array([[float(v) for v in r.split(",")] for r in rows])
-    assert np.array_equal(data.X[:3], expected[:, :3].T) and np.array_equal(data.Y[0], expected[:, 3])
+    assert np.array_equal(data.X[:3], expected[:, :3].T) and np.array_equal(
+        data.Y[0], expected[:, 3]
+    )
     assert np.all(data.X[3] == 7.0)
-    code, out, err = cli(capsys, "train", "--data", path, "--target", "y", "--hidden", "4",
-                         "--epochs", 2, "--out", tmp_path / "run", "--no-plots", "--json")
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--data",
+        path,
+        "--target",
+        "y",
+        "--hidden",
+        "4",
+        "--epochs",
+        2,
+        "--out",
+        tmp_path / "run",
+        "--no-plots",
+        "--json",
+    )
     assert code == 0, err
     model = load_model(tmp_path / "run" / "model.safetensors")
     # the constant column gets scale 1 (as scikit-learn's StandardScaler), never 0 or NaN
@@ -622,8 +966,20 @@ def test_warnings_are_one_line_each(capsys, tmp_path):
     # a batch larger than the training split is clipped, with a warning: one line, no source
     path = tmp_path / "small.csv"
     path.write_text("x0,x1,x2,y\n" + _rows(20))
-    code, out, err = cli(capsys, "train", "--data", path, "--epochs", 1, "--batch-size", 64,
-                         "--out", tmp_path / "run", "--no-plots", "--json")
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--data",
+        path,
+        "--epochs",
+        1,
+        "--batch-size",
+        64,
+        "--out",
+        tmp_path / "run",
+        "--no-plots",
+        "--json",
+    )
     assert code == 0
     assert err.splitlines() == [
         "deltaprop: warning: batch_size=64 is larger than the 14 training samples; clipped to 14"

@@ -21,8 +21,9 @@ from deltaprop.cli import main
 SMALL = ([5, 7, 6, 1], 9)
 
 
-SLOW = pytest.mark.skipif(not os.environ.get("DELTAPROP_SLOW"),
-                          reason="slow (imports PyTorch): set DELTAPROP_SLOW=1")
+SLOW = pytest.mark.skipif(
+    not os.environ.get("DELTAPROP_SLOW"), reason="slow (imports PyTorch): set DELTAPROP_SLOW=1"
+)
 
 
 def _installed(names):
@@ -115,16 +116,20 @@ def test_ratios_are_medians_of_per_round_ratios():
 
 
 def test_targets_follow_the_issue():
-    entry = {"config": "tiny", "dtype": "float32",
-             "ratios": {"sklearn": 0.1, "torch": 0.2, "jax": 0.85, "floor": 3.0},
-             "memory": {"ratio": 1.1}}
+    entry = {
+        "config": "tiny",
+        "dtype": "float32",
+        "ratios": {"sklearn": 0.1, "torch": 0.2, "jax": 0.85, "floor": 3.0},
+        "memory": {"ratio": 1.1},
+    }
     t = _bench._targets(entry)
     assert t[0]["name"].endswith("(jax)")  # deltaprop / jax is the largest ratio: jax fastest
     assert not t[0]["met"] and t[0]["limit"] == 0.8
     assert t[1]["met"] and t[1]["limit"] == 1.2
     entry = {"config": "large", "dtype": "float32", "ratios": {"floor": 1.04}}
     assert _bench._targets(entry) == [
-        {"name": "deltaprop / floor", "value": 1.04, "limit": 1.05, "met": True}]
+        {"name": "deltaprop / floor", "value": 1.04, "limit": 1.05, "met": True}
+    ]
     entry = {"config": "medium", "dtype": "float64", "ratios": {"sklearn": 0.51}}
     assert not _bench._targets(entry)[0]["met"]
 
@@ -156,7 +161,9 @@ def test_run_json_shape():
     assert set(entry["median_s"]) == names and set(entry["ratios"]) == names - {"deltaprop"}
     assert all(len(v) == 2 for v in entry["samples_s"].values())
     assert {t["name"] for t in entry["targets"]} == {
-        "deltaprop / sklearn", "peak memory / (params + grads + Z + A)"}
+        "deltaprop / sklearn",
+        "peak memory / (params + grads + Z + A)",
+    }
     assert result["machine"]["cores"] >= 1 and result["machine"]["threadpools"]
     assert isinstance(result["all_targets_met"], bool)
     headers, rows = _bench.table(result)
@@ -165,8 +172,9 @@ def test_run_json_shape():
 
 
 def test_scaling_shape_and_flop_ratio():
-    s = _bench.scaling(depths=(2, 3), batches=(8, 16), width=8, m=8, depth=2, repeats=1,
-                       min_sample_s=1e-3)
+    s = _bench.scaling(
+        depths=(2, 3), batches=(8, 16), width=8, m=8, depth=2, repeats=1, min_sample_s=1e-3
+    )
     assert [pt["x"] for pt in s["depth"]] == [2, 3] and [pt["x"] for pt in s["batch"]] == [8, 16]
     # depth 2, widths [8, 8, 1]: forward 2m(64 + 8), backward that + 2m*8 -> 160/144
     assert s["depth"][0]["flop_ratio"] == pytest.approx(160 / 144)
@@ -177,19 +185,37 @@ def test_scaling_shape_and_flop_ratio():
 
 def test_cli_bench_json(capsys):
     with pytest.raises(SystemExit) as e:
-        main(["bench", "--json", "--configs", "tiny", "--dtypes", "float32", "--peers",
-              "sklearn", "--repeats", "1", "--min-sample-ms", "1", "--no-memory"])
+        main(
+            [
+                "bench",
+                "--json",
+                "--configs",
+                "tiny",
+                "--dtypes",
+                "float32",
+                "--peers",
+                "sklearn",
+                "--repeats",
+                "1",
+                "--min-sample-ms",
+                "1",
+                "--no-memory",
+            ]
+        )
     assert e.value.code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["results"][0]["dtype"] == "float32" and "memory" not in out["results"][0]
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--configs", "huge"], "--configs values must be among tiny, medium, large; got 'huge'"),
-    (["--dtypes", "float16"], "--dtypes values must be among float32, float64"),
-    (["--peers", ""], "--peers must list at least one"),
-    (["--repeats", "0"], "--repeats must be >= 1; got 0"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--configs", "huge"], "--configs values must be among tiny, medium, large; got 'huge'"),
+        (["--dtypes", "float16"], "--dtypes values must be among float32, float64"),
+        (["--peers", ""], "--peers must list at least one"),
+        (["--repeats", "0"], "--repeats must be >= 1; got 0"),
+    ],
+)
 def test_cli_bench_bad_usage(args, message, capsys):
     with pytest.raises(SystemExit) as e:
         main(["bench", *args])

@@ -57,15 +57,18 @@ def test_softmax_vjp_equals_jacobian_transpose_products():
     for i in range(Z.shape[1]):
         a = A[:, i : i + 1]
         jac = np.diagflat(a) - a @ a.T  # the Jacobian diag(a) - a a^T, written out
-        np.testing.assert_allclose(got[:, i : i + 1], jac.T @ G[:, i : i + 1], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(
+            got[:, i : i + 1], jac.T @ G[:, i : i + 1], rtol=1e-13, atol=1e-15
+        )
         # ... and the Jacobian itself against central differences
         np.testing.assert_allclose(_numerical_jacobian(Z[:, i : i + 1]), jac, rtol=1e-7, atol=1e-9)
 
 
 def test_softmax_g_prime_is_the_jacobian_diagonal():
     Z = rng.normal(size=(3, 1))
-    np.testing.assert_allclose(softmax.g_prime(Z).ravel(), np.diag(_numerical_jacobian(Z)),
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        softmax.g_prime(Z).ravel(), np.diag(_numerical_jacobian(Z)), rtol=1e-7
+    )
 
 
 def test_softmax_is_output_only():
@@ -114,7 +117,9 @@ def test_J_prime_central_differences(loss):
     np.testing.assert_allclose(loss.J_prime(A, Y), numeric, rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize(("act", "loss"), [(sigmoid, binary_cross_entropy), (softmax, cross_entropy)])
+@pytest.mark.parametrize(
+    ("act", "loss"), [(sigmoid, binary_cross_entropy), (softmax, cross_entropy)]
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_saturated_outputs_give_finite_costs_and_deltas(act, loss, dtype):
     # softmax/sigmoid of +-1e4 is exactly 0 or 1: log would be -inf without the clip
@@ -179,8 +184,14 @@ def _targets(output, n, m, seed):
 @pytest.mark.parametrize("general", [False, True])
 @pytest.mark.parametrize("hidden", ["relu", "tanh"])
 def test_gradcheck_classification_networks(output, loss, n_L, general, hidden):
-    net = dp.Network([3, 5, 4, n_L], hidden=hidden, output=output,
-                     loss=_general(loss) if general else loss, seed=2, alpha=0.01)
+    net = dp.Network(
+        [3, 5, 4, n_L],
+        hidden=hidden,
+        output=output,
+        loss=_general(loss) if general else loss,
+        seed=2,
+        alpha=0.01,
+    )
     X = np.random.default_rng(1).normal(size=(3, 7))
     report = dp.gradcheck(net, X, _targets(output, n_L, 7, 2))
     assert report.ok and report.max_rel_error < 1e-6, report

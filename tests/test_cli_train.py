@@ -64,8 +64,21 @@ def test_train_predict_evaluate_end_to_end(tmp_path, capsys):
     data = tmp_path / "data.csv"
     _write_csv(data, 400)
     out = tmp_path / "run"
-    code, stdout, err = cli(capsys, "train", "--data", data, "--hidden", "16,8", "--epochs", 40,
-                            "--lr", 0.01, "--out", out, "--json")
+    code, stdout, err = cli(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--hidden",
+        "16,8",
+        "--epochs",
+        40,
+        "--lr",
+        0.01,
+        "--out",
+        out,
+        "--json",
+    )
     assert code == 0, err
     report = json.loads(stdout)
     assert report["sizes"] == [3, 16, 8, 1] and 1 <= report["epochs"] <= 40
@@ -83,8 +96,9 @@ def test_train_predict_evaluate_end_to_end(tmp_path, capsys):
     X_new, y_new = _write_csv(new, 50, seed=7, extra_text=True)
     preds = tmp_path / "preds.csv"
     model = out / "model.safetensors"
-    code, stdout, err = cli(capsys, "predict", "--model", model, "--data", new, "--out", preds,
-                            "--json")
+    code, stdout, err = cli(
+        capsys, "predict", "--model", model, "--data", new, "--out", preds, "--json"
+    )
     assert code == 0, err
     assert json.loads(stdout)["m"] == 50
     lines = preds.read_text().splitlines()
@@ -109,11 +123,18 @@ def test_train_predict_evaluate_end_to_end(tmp_path, capsys):
 
 
 def test_train_table_on_the_bundled_data(tmp_path, capsys):
-    code, stdout, err = cli(capsys, "train", "--epochs", 3, "--out", tmp_path / "r",
-                            "--no-plots")
+    code, stdout, err = cli(capsys, "train", "--epochs", 3, "--out", tmp_path / "r", "--no-plots")
     assert code == 0, err
-    for word in ("diabetes", "train", "validation", "test", "baseline R²", "RMSE", "MAE",
-                 str(tmp_path / "r" / "model.safetensors")):
+    for word in (
+        "diabetes",
+        "train",
+        "validation",
+        "test",
+        "baseline R²",
+        "RMSE",
+        "MAE",
+        str(tmp_path / "r" / "model.safetensors"),
+    ):
         assert word in stdout
     assert not (tmp_path / "r" / "gradients.png").exists()
 
@@ -151,12 +172,29 @@ def test_a_failed_run_keeps_the_previous_model(tmp_path, capsys):
     data = tmp_path / "d.csv"
     _write_csv(data, 200)
     out = tmp_path / "run"
-    assert cli(capsys, "train", "--data", data, "--epochs", 2, "--out", out, "--json",
-               "--no-plots")[0] == 0
+    assert (
+        cli(capsys, "train", "--data", data, "--epochs", 2, "--out", out, "--json", "--no-plots")[0]
+        == 0
+    )
     before = (out / "model.safetensors").read_bytes()
     # SGD with a huge step diverges at once: a NonFiniteLossError, exit 2, one line
-    code, _, err = cli(capsys, "train", "--data", data, "--epochs", 5, "--optimizer", "sgd",
-                       "--lr", 1e6, "--patience", 0, "--out", out, "--no-plots")
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--epochs",
+        5,
+        "--optimizer",
+        "sgd",
+        "--lr",
+        1e6,
+        "--patience",
+        0,
+        "--out",
+        out,
+        "--no-plots",
+    )
     _one_line_error(code, err, "try a smaller learning rate")
     assert (out / "model.safetensors").read_bytes() == before
 
@@ -165,8 +203,10 @@ def test_predict_and_evaluate_errors(tmp_path, capsys):
     data = tmp_path / "d.csv"
     _write_csv(data, 100)
     out = tmp_path / "run"
-    assert cli(capsys, "train", "--data", data, "--epochs", 1, "--out", out, "--json",
-               "--no-plots")[0] == 0
+    assert (
+        cli(capsys, "train", "--data", data, "--epochs", 1, "--out", out, "--json", "--no-plots")[0]
+        == 0
+    )
     model = out / "model.safetensors"
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(os.urandom(100))
@@ -192,20 +232,45 @@ def test_resume_after_a_real_sigint_gives_the_same_weights(tmp_path, capsys):
     data = tmp_path / "d.csv"
     _write_csv(data, 600)
     # early stopping on: the best weights so far travel in the checkpoint too
-    settings = ["--data", data, "--hidden", "16", "--epochs", 40, "--patience", 5, "--seed", 3,
-                "--batch-size", 16, "--no-plots"]
+    settings = [
+        "--data",
+        data,
+        "--hidden",
+        "16",
+        "--epochs",
+        40,
+        "--patience",
+        5,
+        "--seed",
+        3,
+        "--batch-size",
+        16,
+        "--no-plots",
+    ]
     # the uninterrupted run
-    code, stdout, err = cli(capsys, "train", *settings, "--out", tmp_path / "A", "--json",
-                            "--checkpoint-every", 1000)
+    code, stdout, err = cli(
+        capsys, "train", *settings, "--out", tmp_path / "A", "--json", "--checkpoint-every", 1000
+    )
     assert code == 0, err
     epochs_A = json.loads(stdout)["epochs"]
 
     # the same run in a subprocess, interrupted by SIGINT as soon as its first checkpoint exists
     out = tmp_path / "B"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deltaprop", "train", *map(str, settings), "--out", str(out),
-         "--checkpoint-every", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "deltaprop",
+            "train",
+            *map(str, settings),
+            "--out",
+            str(out),
+            "--checkpoint-every",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.safetensors").exists():

@@ -150,8 +150,11 @@ def test_wrong_layer_delta_for_W_L_minus_1():
     np.testing.assert_array_equal(correct, RIGHT_LAYER_dW1)
     assert refuted(wrong, correct, central_differences(net, Y, net.W, 1))
     # the bias of layer L-1 likewise: δ2 1_m = [[-10.5], [7.5]] against δ1 1_m = [[15], [56.5]]
-    assert refuted(delta2.sum(1, keepdims=True), delta1.sum(1, keepdims=True),
-                   central_differences(net, Y, net.b, 1))
+    assert refuted(
+        delta2.sum(1, keepdims=True),
+        delta1.sum(1, keepdims=True),
+        central_differences(net, Y, net.b, 1),
+    )
 
 
 def test_mse_derivative_summed_over_outputs():
@@ -190,8 +193,19 @@ def _fmt(values):
 
 def test_the_document_quotes_these_numbers():
     text = DOC.read_text(encoding="utf-8")
-    quoted = [RELU_ONE_dW1, RELU_STEP_dW1, NO_TRANSPOSE_dW2, TRANSPOSE_dW2, UNSUMMED_db2,
-              SUMMED_db2, WRONG_LAYER_dW1, RIGHT_LAYER_dW1, SUMMED_OUTPUTS_dW2, ENTRYWISE_dW2,
-              MATRIX_NORM_J, MSE_J]
+    quoted = [
+        RELU_ONE_dW1,
+        RELU_STEP_dW1,
+        NO_TRANSPOSE_dW2,
+        TRANSPOSE_dW2,
+        UNSUMMED_db2,
+        SUMMED_db2,
+        WRONG_LAYER_dW1,
+        RIGHT_LAYER_dW1,
+        SUMMED_OUTPUTS_dW2,
+        ENTRYWISE_dW2,
+        MATRIX_NORM_J,
+        MSE_J,
+    ]
     missing = [_fmt(q) for q in quoted if _fmt(q) not in text]
     assert not missing, f"docs/derivation.md does not quote {missing}"

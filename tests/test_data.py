@@ -62,7 +62,11 @@ def test_read_csv_takes_several_targets_by_name_and_feature_subsets(tmp_path):
         ("a,y\n1,2\nNA,3\n", {}, r"line 3, column 'a': missing value"),
         ("a,y\n1,2\n3,4\nabc,5\n", {}, r"line 4, column 'a': non-numeric value 'abc'"),
         ("a,y\n1,inf\n", {}, r"line 2, column 'y': non-finite value 'inf'"),
-        ("a,b,y\n1,2,3\n1,2\n", {}, r"line 3: expected 3 fields as in the header \(line 1\), found 2"),
+        (
+            "a,b,y\n1,2,3\n1,2\n",
+            {},
+            r"line 3: expected 3 fields as in the header \(line 1\), found 2",
+        ),
         ("a,y\n1,2\n", {"target": "z"}, r"no target column named 'z'; columns: a, y"),
         ("a,y\n1,2\n", {"target": "y,q,r"}, r"no target columns named 'q', 'r'; columns: a, y"),
         ("a,y\n1,2\n", {"target": "y", "features": ["b"]}, r"no feature column named 'b'"),
@@ -89,8 +93,15 @@ def test_read_csv_refuses_binary_files(tmp_path):
 
 
 @settings(max_examples=40)
-@given(st.lists(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64),
-                         min_size=3, max_size=3), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.lists(
+            st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=3, max_size=3
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_read_csv_reads_back_every_float_exactly(rows):
     import tempfile
     from pathlib import Path
@@ -121,7 +132,9 @@ def test_load_data_takes_a_name_or_a_path(tmp_path):
     assert load_data("diabetes").source == "diabetes"
     with pytest.raises(ValueError, match="not a column of the bundled data set 'diabetes'"):
         load_data("diabetes", target="bmi")
-    with pytest.raises(ValueError, match="neither a bundled data set nor an existing file; bundled"):
+    with pytest.raises(
+        ValueError, match="neither a bundled data set nor an existing file; bundled"
+    ):
         load_data("diabetis")
     path = _csv(tmp_path, "a,y\n1,2\n")
     assert load_data(path).target_names == ["y"]

@@ -129,23 +129,29 @@ def test_every_link_resolves(text):
 def test_the_checker_catches_broken_links():
     # a file that does not exist, a name not defined, a test not defined, a wrong file name,
     # an anchor without a heading; and two good links that must pass
-    bad = "\n".join([
-        "# Title",
-        "[`gone`](../src/deltaprop/no_such_module.py)",
-        "[`Network.backwards`](../src/deltaprop/network.py)",
-        "[`no_such_function`](../src/deltaprop/network.py)",
-        "[`tests/test_network.py::test_not_there`](../tests/test_network.py)",
-        "[`tests/test_losses.py::test_mse_hand_worked`](../tests/test_network.py)",
-        "[see](#no-such-section)",
-        "[`Network.backward`](../src/deltaprop/network.py) [`relu`](../src/deltaprop/activations.py)",
-        "[`tests/test_network.py::test_hand_worked_2_2_1`](../tests/test_network.py) [t](#title)",
-    ])
+    bad = "\n".join(
+        [
+            "# Title",
+            "[`gone`](../src/deltaprop/no_such_module.py)",
+            "[`Network.backwards`](../src/deltaprop/network.py)",
+            "[`no_such_function`](../src/deltaprop/network.py)",
+            "[`tests/test_network.py::test_not_there`](../tests/test_network.py)",
+            "[`tests/test_losses.py::test_mse_hand_worked`](../tests/test_network.py)",
+            "[see](#no-such-section)",
+            "[`Network.backward`](../src/deltaprop/network.py) [`relu`](../src/deltaprop/activations.py)",
+            "[`tests/test_network.py::test_hand_worked_2_2_1`](../tests/test_network.py) [t](#title)",
+        ]
+    )
     problems = link_problems(bad, DOC)
     assert len(problems) == 6, problems
-    for fragment in ("no_such_module.py does not exist", "no 'backwards'",
-                     "'no_such_function' is not defined", "no 'test_not_there'",
-                     "names tests/test_losses.py but links to tests/test_network.py",
-                     "#no-such-section"):
+    for fragment in (
+        "no_such_module.py does not exist",
+        "no 'backwards'",
+        "'no_such_function' is not defined",
+        "no 'test_not_there'",
+        "names tests/test_losses.py but links to tests/test_network.py",
+        "#no-such-section",
+    ):
         assert any(fragment in p for p in problems), fragment
 
 
@@ -173,7 +179,9 @@ def test_math_blocks_are_balanced_for_github(text):
     body = re.sub(r"```.*?```", "", text, flags=re.S)  # code blocks hold no math
     blocks = re.findall(r"\$\$(.*?)\$\$", body, flags=re.S)
     assert len(re.findall(r"\$\$", body)) == 2 * len(blocks)
-    inline = re.findall(r"(?<!\$)\$(?!\$)([^$\n]+?)\$(?!\$)", re.sub(r"\$\$.*?\$\$", "", body, flags=re.S))
+    inline = re.findall(
+        r"(?<!\$)\$(?!\$)([^$\n]+?)\$(?!\$)", re.sub(r"\$\$.*?\$\$", "", body, flags=re.S)
+    )
     assert len(inline) > 50
     for math in blocks + inline:
         assert math.count("{") == math.count("}"), math

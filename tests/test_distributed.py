@@ -147,7 +147,8 @@ def test_float32_close_to_float64(sync):
     net32 = net64.astype("float32")
     Xn, Yn = _data(5, 1, 200, seed=8)
     J32, dW32, _ = dd.gradients(
-        net32, da.from_array(Xn.astype(np.float32), chunks=(5, 64)),
+        net32,
+        da.from_array(Xn.astype(np.float32), chunks=(5, 64)),
         da.from_array(Yn.astype(np.float32), chunks=(1, 64)),
     )
     J64, dW64, _ = net64.gradients(Xn, Yn)
@@ -160,7 +161,9 @@ def test_gradients_come_back_on_the_network_backend(sync):
     torch = pytest.importorskip("torch")
     net = dp.Network([3, 4, 2], seed=9, backend="torch")
     Xn, Yn = _data(3, 2, 25, seed=10)
-    J, dW, db = dd.gradients(net, da.from_array(Xn, chunks=(3, 10)), da.from_array(Yn, chunks=(2, 10)))
+    J, dW, db = dd.gradients(
+        net, da.from_array(Xn, chunks=(3, 10)), da.from_array(Yn, chunks=(2, 10))
+    )
     assert isinstance(dW[1], torch.Tensor) and dW[1].dtype == torch.float64
     _assert_same_gradients((J, dW, db), net.to("numpy").gradients(Xn, Yn), rtol=1e-10)
 
@@ -259,8 +262,14 @@ def test_lbfgs_follows_scipy_on_the_in_memory_gradient(cluster_client):
     def record(intermediate_result):  # scipy passes the OptimizeResult under this name
         curve.append(float(intermediate_result.fun))
 
-    minimize(fun, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 8, "gtol": 1e-9},
-             callback=record)
+    minimize(
+        fun,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 8, "gtol": 1e-9},
+        callback=record,
+    )
     res = dd.fit(net, X, Y, solver="lbfgs", max_iter=8, tol=1e-9)
     assert res.n_iter == len(curve) - 1 == 8
     np.testing.assert_allclose(res.loss_curve, curve, rtol=1e-7)
@@ -274,7 +283,9 @@ def test_client_connects_to_a_running_scheduler(cluster_client):
         assert c.scheduler.address == address
         net = dp.Network([2, 1], seed=0)
         Xn, Yn = _data(2, 1, 10)
-        J, _, _ = dd.gradients(net, da.from_array(Xn, chunks=(2, 4)), da.from_array(Yn, chunks=(1, 4)))
+        J, _, _ = dd.gradients(
+            net, da.from_array(Xn, chunks=(2, 4)), da.from_array(Yn, chunks=(1, 4))
+        )
         assert pytest.approx(net.cost(Xn, Yn), rel=1e-12) == J
     assert cluster_client.status == "running"  # connecting did not close the cluster
 
@@ -306,8 +317,9 @@ def test_errors_name_the_parameter_and_the_value(sync):
         dd.fit(net, X, Y, max_iter=-1)
     with pytest.raises(ValueError, match="lr must be a finite number > 0; got 0"):
         dd.fit(net, X, Y, solver="gd", lr=0)
-    with pytest.raises(ValueError, match="n_workers must be an integer >= 1; got 0"), dd.client(
-        n_workers=0
+    with (
+        pytest.raises(ValueError, match="n_workers must be an integer >= 1; got 0"),
+        dd.client(n_workers=0),
     ):
         pass
 
@@ -343,8 +355,17 @@ def test_training_fit_on_dask_equals_full_batch_in_memory(sync, optimizer):
     net = dp.Network([3, 6, 1], hidden="tanh", seed=19)
     Xn, Yn = _data(3, 1, 90, seed=20)
     ref = net.copy()
-    h_ref = dp.fit(ref, Xn, Yn, optimizer=optimizer, lr=0.05, epochs=6, batch_size=90,
-                   shuffle=False, n_iter_no_change=None)
+    h_ref = dp.fit(
+        ref,
+        Xn,
+        Yn,
+        optimizer=optimizer,
+        lr=0.05,
+        epochs=6,
+        batch_size=90,
+        shuffle=False,
+        n_iter_no_change=None,
+    )
     X, Y = da.from_array(Xn, chunks=(3, 40)), da.from_array(Yn, chunks=(1, 40))
     h = dp.fit(net, X, Y, optimizer=optimizer, lr=0.05, epochs=6, n_iter_no_change=None)
     assert h.n_iter == 6 and h.stopped_reason == "max_epochs" and h.t == 6 * 90
@@ -363,7 +384,9 @@ def test_training_fit_lbfgs_and_refusals_on_dask(sync):
     assert h.n_iter == 10 and len(h.loss) == 10
     assert net.cost(Xn, Yn) == pytest.approx(h.loss[-1], rel=1e-12)
     assert h.loss[-1] < 0.5 * h.loss[0]
-    with pytest.warns(UserWarning, match="batch_size=32 is ignored: training on Dask arrays is full"):
+    with pytest.warns(
+        UserWarning, match="batch_size=32 is ignored: training on Dask arrays is full"
+    ):
         dp.fit(net, X, Y, batch_size=32, epochs=1)
     with pytest.raises(ValueError, match="early_stopping on Dask arrays needs validation_data"):
         dp.fit(net, X, Y, early_stopping=True)
@@ -375,12 +398,31 @@ def test_training_fit_on_dask_with_validation_and_early_stopping(sync):
     Xn, Yn = _data(3, 1, 80, seed=24)
     Xv, Yv = _data(3, 1, 30, seed=25)  # unrelated targets: validation stops improving soon
     ref = net.copy()
-    h_ref = dp.fit(ref, Xn, Yn, optimizer="adam", lr=0.05, epochs=40, batch_size=80,
-                   shuffle=False, early_stopping=True, validation_data=(Xv, Yv),
-                   n_iter_no_change=3)
+    h_ref = dp.fit(
+        ref,
+        Xn,
+        Yn,
+        optimizer="adam",
+        lr=0.05,
+        epochs=40,
+        batch_size=80,
+        shuffle=False,
+        early_stopping=True,
+        validation_data=(Xv, Yv),
+        n_iter_no_change=3,
+    )
     X, Y = da.from_array(Xn, chunks=(3, 30)), da.from_array(Yn, chunks=(1, 30))
-    h = dp.fit(net, X, Y, optimizer="adam", lr=0.05, epochs=40, early_stopping=True,
-               validation_data=(Xv, Yv), n_iter_no_change=3)
+    h = dp.fit(
+        net,
+        X,
+        Y,
+        optimizer="adam",
+        lr=0.05,
+        epochs=40,
+        early_stopping=True,
+        validation_data=(Xv, Yv),
+        n_iter_no_change=3,
+    )
     assert h.stopped_reason == h_ref.stopped_reason == "early_stopping"
     assert h.n_iter == h_ref.n_iter < 40 and h.best_epoch == h_ref.best_epoch
     np.testing.assert_allclose(h.val_score, h_ref.val_score, rtol=1e-9)
@@ -394,8 +436,19 @@ def test_cli_train_with_a_local_scheduler(tmp_path, capsys):
 
     try:
         with pytest.raises(SystemExit) as exit_info:
-            main(["train", "--scheduler", "local", "--epochs", "3", "--out", str(tmp_path),
-                  "--no-plots", "--json"])
+            main(
+                [
+                    "train",
+                    "--scheduler",
+                    "local",
+                    "--epochs",
+                    "3",
+                    "--out",
+                    str(tmp_path),
+                    "--no-plots",
+                    "--json",
+                ]
+            )
     finally:  # the command leaves its cluster open for the process; close it here
         while dd._OPEN_CLIENTS:
             dd._OPEN_CLIENTS.pop().__exit__(None, None, None)
@@ -414,17 +467,26 @@ def test_regressor_accepts_dask_arrays(sync):
 
     X, y = load_diabetes(return_X_y=True)
     X, y = X[:200], (y[:200] - y[:200].mean()) / y[:200].std()
-    kw = dict(hidden_layer_sizes=(8,), learning_rate_init=0.01, max_iter=5, random_state=0,
-              n_iter_no_change=100)
+    kw = dict(
+        hidden_layer_sizes=(8,),
+        learning_rate_init=0.01,
+        max_iter=5,
+        random_state=0,
+        n_iter_no_change=100,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning after 5 epochs
         ref = dp.DeltaPropRegressor(batch_size=200, shuffle=False, **kw).fit(X, y)
-        reg = dp.DeltaPropRegressor(**kw).fit(da.from_array(X, chunks=(64, 10)), da.from_array(y, chunks=64))
+        reg = dp.DeltaPropRegressor(**kw).fit(
+            da.from_array(X, chunks=(64, 10)), da.from_array(y, chunks=64)
+        )
     np.testing.assert_allclose(reg.loss_curve_, ref.loss_curve_, rtol=1e-9)
     pred = reg.predict(da.from_array(X, chunks=(64, 10)))
     assert isinstance(pred, da.Array) and pred.shape == (200,)
     np.testing.assert_allclose(pred.compute(), ref.predict(X), rtol=1e-9, atol=1e-12)
-    with pytest.raises(ValueError, match="X has 3 features, but DeltaPropRegressor is expecting 10"):
+    with pytest.raises(
+        ValueError, match="X has 3 features, but DeltaPropRegressor is expecting 10"
+    ):
         reg.predict(da.ones((4, 3)))
     with pytest.raises(TypeError, match="DeltaPropClassifier does not accept Dask arrays"):
         dp.DeltaPropClassifier().fit(da.from_array(X), da.from_array(y > 0))

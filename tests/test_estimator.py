@@ -26,8 +26,9 @@ def test_scikit_learn_estimator_checks(estimator, check):
 
 
 def _regression(n=120, n_features=5, n_targets=1, seed=0):
-    X, y = make_regression(n_samples=n, n_features=n_features, n_targets=n_targets, noise=0.1,
-                           random_state=seed)
+    X, y = make_regression(
+        n_samples=n, n_features=n_features, n_targets=n_targets, noise=0.1, random_state=seed
+    )
     return X, y / np.std(y)
 
 
@@ -40,8 +41,13 @@ def _continue_both(ours, sk_cls, X, y, epochs, **sk_kwargs):
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours.set_params(max_iter=1, warm_start=True, shuffle=False, n_iter_no_change=1000)
         ours.fit(X, y)
-        mlp = sk_cls(hidden_layer_sizes=ours.hidden_layer_sizes, max_iter=1, shuffle=False,
-                     n_iter_no_change=1000, **sk_kwargs)
+        mlp = sk_cls(
+            hidden_layer_sizes=ours.hidden_layer_sizes,
+            max_iter=1,
+            shuffle=False,
+            n_iter_no_change=1000,
+            **sk_kwargs,
+        )
         mlp.fit(X, y)  # builds scikit-learn's structures
         mlp.coefs_ = [c.copy() for c in ours.coefs_]
         mlp.intercepts_ = [c.copy() for c in ours.intercepts_]
@@ -60,11 +66,26 @@ def test_regressor_trains_like_mlp_regressor(solver):
     # takes 2 eta and its Adam epsilon / 2 for the same steps (derivation: tests/test_training.py).
     X, y = _regression(n=96, n_targets=2)
     alpha_sk, m, eta = 1e-3, 32, 0.01
-    ours = DeltaPropRegressor(hidden_layer_sizes=(8, 6), solver=solver, alpha=2 * alpha_sk / m,
-                              batch_size=m, learning_rate_init=eta, random_state=0)
-    mlp = _continue_both(ours, MLPRegressor, X, y, 4, solver=solver, alpha=alpha_sk,
-                         batch_size=m, learning_rate_init=2 * eta if solver == "sgd" else eta,
-                         epsilon=0.5e-8)
+    ours = DeltaPropRegressor(
+        hidden_layer_sizes=(8, 6),
+        solver=solver,
+        alpha=2 * alpha_sk / m,
+        batch_size=m,
+        learning_rate_init=eta,
+        random_state=0,
+    )
+    mlp = _continue_both(
+        ours,
+        MLPRegressor,
+        X,
+        y,
+        4,
+        solver=solver,
+        alpha=alpha_sk,
+        batch_size=m,
+        learning_rate_init=2 * eta if solver == "sgd" else eta,
+        epsilon=0.5e-8,
+    )
     assert ours.n_iter_ == mlp.n_iter_ == 4 and ours.t_ == mlp.t_ == 5 * 96
     np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-9, atol=1e-12)
 
@@ -73,13 +94,20 @@ def test_regressor_trains_like_mlp_regressor(solver):
 def test_classifier_trains_like_mlp_classifier(n_classes):
     # The log losses are the same on both sides (sum over outputs, mean over samples), so the
     # gradients are equal: same learning rate and epsilon, alpha = alpha_sk / batch_size.
-    X, y = make_classification(n_samples=90, n_features=5, n_informative=3, n_classes=n_classes,
-                               random_state=1)
+    X, y = make_classification(
+        n_samples=90, n_features=5, n_informative=3, n_classes=n_classes, random_state=1
+    )
     alpha_sk, m = 1e-2, 30
-    ours = DeltaPropClassifier(hidden_layer_sizes=(7,), alpha=alpha_sk / m, batch_size=m,
-                               learning_rate_init=0.01, random_state=0)
-    mlp = _continue_both(ours, MLPClassifier, X, y, 4, alpha=alpha_sk, batch_size=m,
-                         learning_rate_init=0.01)
+    ours = DeltaPropClassifier(
+        hidden_layer_sizes=(7,),
+        alpha=alpha_sk / m,
+        batch_size=m,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
+    mlp = _continue_both(
+        ours, MLPClassifier, X, y, 4, alpha=alpha_sk, batch_size=m, learning_rate_init=0.01
+    )
     assert ours.out_activation_ == mlp.out_activation_  # logistic for 2 classes, softmax for 3
     np.testing.assert_allclose(ours.predict_proba(X), mlp.predict_proba(X), rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(ours.predict(X), mlp.predict(X))
@@ -87,11 +115,26 @@ def test_classifier_trains_like_mlp_classifier(n_classes):
 
 def test_comparison_with_scikit_learn_can_fail():
     X, y = _regression(n=60)
-    ours = DeltaPropRegressor(hidden_layer_sizes=(5,), solver="sgd", alpha=0.0, batch_size=20,
-                              learning_rate_init=0.01, random_state=0)
+    ours = DeltaPropRegressor(
+        hidden_layer_sizes=(5,),
+        solver="sgd",
+        alpha=0.0,
+        batch_size=20,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
     with pytest.raises(AssertionError):  # the same learning rate is NOT the same training
-        _continue_both(ours, MLPRegressor, X, y, 3, solver="sgd", alpha=0.0, batch_size=20,
-                       learning_rate_init=0.01)
+        _continue_both(
+            ours,
+            MLPRegressor,
+            X,
+            y,
+            3,
+            solver="sgd",
+            alpha=0.0,
+            batch_size=20,
+            learning_rate_init=0.01,
+        )
 
 
 # --- fitted attributes and conventions ---------------------------------------------------------
@@ -135,8 +178,13 @@ def test_feature_names_and_pandas():
 
 def test_early_stopping_attributes():
     X, y = _regression(n=200)
-    reg = DeltaPropRegressor(hidden_layer_sizes=(8,), early_stopping=True, max_iter=40,
-                             learning_rate_init=0.01, random_state=0).fit(X, y)
+    reg = DeltaPropRegressor(
+        hidden_layer_sizes=(8,),
+        early_stopping=True,
+        max_iter=40,
+        learning_rate_init=0.01,
+        random_state=0,
+    ).fit(X, y)
     assert reg.best_loss_ is None and len(reg.validation_scores_) == reg.n_iter_
     assert reg.best_validation_score_ == max(reg.validation_scores_) > 0.5
     assert reg.t_ == 180 * reg.n_iter_  # 10% held out
@@ -151,8 +199,13 @@ def test_partial_fit_one_epoch_per_call_continues_the_optimiser():
         losses.append(reg.loss_)
     assert reg.n_iter_ == 15 and reg.t_ == 15 * 120 and losses[-1] < 0.5 * losses[0]
     # the same as one fit of 15 epochs (one optimiser, one shuffling generator throughout)
-    full = DeltaPropRegressor(hidden_layer_sizes=(8,), learning_rate_init=0.01, random_state=0,
-                              max_iter=15, n_iter_no_change=1000)
+    full = DeltaPropRegressor(
+        hidden_layer_sizes=(8,),
+        learning_rate_init=0.01,
+        random_state=0,
+        max_iter=15,
+        n_iter_no_change=1000,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         full.fit(X, y)
@@ -161,8 +214,9 @@ def test_partial_fit_one_epoch_per_call_continues_the_optimiser():
 
 
 def test_classifier_partial_fit_needs_classes_first():
-    X, y = make_classification(n_samples=60, n_features=4, n_classes=3, n_informative=3,
-                               n_redundant=0, random_state=0)
+    X, y = make_classification(
+        n_samples=60, n_features=4, n_classes=3, n_informative=3, n_redundant=0, random_state=0
+    )
     clf = DeltaPropClassifier(hidden_layer_sizes=(5,))
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         clf.partial_fit(X, y)
@@ -175,8 +229,9 @@ def test_classifier_partial_fit_needs_classes_first():
 
 def test_warm_start_continues_from_the_fitted_weights():
     X, y = _regression()
-    reg = DeltaPropRegressor(hidden_layer_sizes=(8,), max_iter=5, warm_start=True,
-                             n_iter_no_change=1000, random_state=0)
+    reg = DeltaPropRegressor(
+        hidden_layer_sizes=(8,), max_iter=5, warm_start=True, n_iter_no_change=1000, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
@@ -187,11 +242,13 @@ def test_warm_start_continues_from_the_fitted_weights():
 
 
 def test_classifier_outputs():
-    X, y = make_classification(n_samples=200, n_features=6, n_informative=4, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(
+        n_samples=200, n_features=6, n_informative=4, n_classes=3, random_state=0
+    )
     labels = np.array(["ant", "bee", "cat"])[y]
-    clf = DeltaPropClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=100,
-                              random_state=0).fit(X, labels)
+    clf = DeltaPropClassifier(
+        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=100, random_state=0
+    ).fit(X, labels)
     assert clf.out_activation_ == "softmax" and clf.network_.loss.name == "cross_entropy"
     P = clf.predict_proba(X)
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
@@ -217,12 +274,15 @@ def test_weight_init_follows_scikit_learn_or_the_network():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)  # one epoch at a negligible rate: the weights are the initial ones
-        he = DeltaPropRegressor(max_iter=1, learning_rate_init=1e-12, weight_init="he",
-                                random_state=0).fit(X, y)
+        he = DeltaPropRegressor(
+            max_iter=1, learning_rate_init=1e-12, weight_init="he", random_state=0
+        ).fit(X, y)
     r1, r2 = np.sqrt(6 / 105), np.sqrt(6 / 101)
     for c, b, r in zip(reg.coefs_, reg.intercepts_, (r1, r2)):
         assert np.abs(c).max() <= r and np.abs(b).max() <= r
-        assert np.abs(c).max() > 0.9 * r and np.abs(b).max() > 0.5 * r  # the whole range, biases too
+        assert (
+            np.abs(c).max() > 0.9 * r and np.abs(b).max() > 0.5 * r
+        )  # the whole range, biases too
     assert np.abs(he.intercepts_[0]).max() < 1e-9  # He: zero biases, N(0, 2/5) weights
     assert 0.5 < np.std(he.coefs_[0]) / np.sqrt(2 / 5) < 1.5
 

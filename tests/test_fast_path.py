@@ -284,11 +284,14 @@ def test_plain_sgd_first_step_allocates_nothing_parameter_sized():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("output,loss,k", [
-    ("softmax", "cross_entropy", 3),  # an output activation that is not element-wise
-    ("sigmoid", "binary_cross_entropy", 1),
-    ("softmax", "mse", 3),  # no shortcut: the softmax Jacobian's transpose, column by column
-])
+@pytest.mark.parametrize(
+    "output,loss,k",
+    [
+        ("softmax", "cross_entropy", 3),  # an output activation that is not element-wise
+        ("sigmoid", "binary_cross_entropy", 1),
+        ("softmax", "mse", 3),  # no shortcut: the softmax Jacobian's transpose, column by column
+    ],
+)
 def test_fast_equals_reference_for_classifier_outputs(output, loss, k, dtype):
     rng = np.random.default_rng(15)
     net = _biased(dp.Network([4, 6, 5, k], output=output, loss=loss, dtype=dtype, seed=16))

@@ -56,8 +56,10 @@ def _write_csv(path, m, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(m, 3))
     y = 2 * X[:, 0] - X[:, 1] + 0.5 * X[:, 2] + 0.1 * rng.normal(size=m)
-    path.write_text("x0,x1,x2,y\n" + "".join(
-        ",".join(repr(float(v)) for v in (*x, t)) + "\n" for x, t in zip(X, y)))
+    path.write_text(
+        "x0,x1,x2,y\n"
+        + "".join(",".join(repr(float(v)) for v in (*x, t)) + "\n" for x, t in zip(X, y))
+    )
 
 
 # --- divergence ----------------------------------------------------------------------------------
@@ -84,8 +86,19 @@ def test_divergence_stops_at_the_first_non_finite_loss_by_hand():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow RuntimeWarning may escape the fit loop
         with pytest.raises(NonFiniteLossError) as info:
-            fit(net, X, Y, optimizer="sgd", lr=1000.0, momentum=0.0, nesterov=False,
-                epochs=100, batch_size=1, shuffle=False, n_iter_no_change=None)
+            fit(
+                net,
+                X,
+                Y,
+                optimizer="sgd",
+                lr=1000.0,
+                momentum=0.0,
+                nesterov=False,
+                epochs=100,
+                batch_size=1,
+                shuffle=False,
+                n_iter_no_change=None,
+            )
     err = info.value
     # the same recurrence in plain Python floats, as a second reference for the epoch
     w, b, e = 1.0, 0.0, 1
@@ -109,8 +122,18 @@ def test_after_divergence_saved_files_hold_the_best_weights(tmp_path):
     X, Y = np.array([[1.0]]), np.array([[0.0]])
     net = _one_weight_net()
     with pytest.raises(NonFiniteLossError) as info:
-        fit(net, X, Y, optimizer="sgd", lr=1000.0, momentum=0.0, epochs=100, batch_size=1,
-            shuffle=False, n_iter_no_change=None)
+        fit(
+            net,
+            X,
+            Y,
+            optimizer="sgd",
+            lr=1000.0,
+            momentum=0.0,
+            epochs=100,
+            batch_size=1,
+            shuffle=False,
+            n_iter_no_change=None,
+        )
     dp.save(net, tmp_path / "model.safetensors")
     save_checkpoint(tmp_path / "checkpoint.safetensors", net, info.value.state)
     for path in ("model.safetensors", "checkpoint.safetensors"):  # read with safetensors only
@@ -120,17 +143,50 @@ def test_after_divergence_saved_files_hold_the_best_weights(tmp_path):
     assert ckpt.state.epoch == 43 and ckpt.state.history.best_epoch == 1
 
 
-def test_divergence_on_the_command_line_names_the_epoch_and_keeps_the_old_model(
-        tmp_path, capsys):
+def test_divergence_on_the_command_line_names_the_epoch_and_keeps_the_old_model(tmp_path, capsys):
     data = tmp_path / "d.csv"
     _write_csv(data, 100)
     out = tmp_path / "run"
-    assert cli(capsys, "train", "--data", data, "--hidden", "4", "--epochs", 2, "--out", out,
-               "--no-plots", "--json")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "train",
+            "--data",
+            data,
+            "--hidden",
+            "4",
+            "--epochs",
+            2,
+            "--out",
+            out,
+            "--no-plots",
+            "--json",
+        )[0]
+        == 0
+    )
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    code, stdout, err = cli(capsys, "train", "--data", data, "--hidden", "4", "--epochs", 50,
-                            "--optimizer", "sgd", "--lr", "1e4", "--patience", 0,
-                            "--checkpoint-every", 1000, "--out", out, "--no-plots", "--json")
+    code, stdout, err = cli(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--hidden",
+        "4",
+        "--epochs",
+        50,
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e4",
+        "--patience",
+        0,
+        "--checkpoint-every",
+        1000,
+        "--out",
+        out,
+        "--no-plots",
+        "--json",
+    )
     assert code == 2 and stdout == "" and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     epoch = int(err.split(" at epoch ")[1].split()[0])
@@ -168,8 +224,23 @@ main(sys.argv[1:])
 def test_sigint_writes_a_checkpoint_and_resume_is_bit_for_bit(tmp_path, capsys):
     data = tmp_path / "d.csv"
     _write_csv(data, 500)
-    settings = ["--data", data, "--hidden", "8", "--epochs", 60, "--patience", 0,
-                "--seed", 5, "--batch-size", 50, "--checkpoint-every", 1000, "--no-plots"]
+    settings = [
+        "--data",
+        data,
+        "--hidden",
+        "8",
+        "--epochs",
+        60,
+        "--patience",
+        0,
+        "--seed",
+        5,
+        "--batch-size",
+        50,
+        "--checkpoint-every",
+        1000,
+        "--no-plots",
+    ]
     # the uninterrupted run, in-process
     code, stdout, err = cli(capsys, "train", *settings, "--out", tmp_path / "A", "--json")
     assert code == 0, err
@@ -180,9 +251,12 @@ def test_sigint_writes_a_checkpoint_and_resume_is_bit_for_bit(tmp_path, capsys):
     out.mkdir()
     dp.save(dp.Network([3, 2, 1], seed=9), out / "model.safetensors")
     earlier = (out / "model.safetensors").read_bytes()
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, "train", *map(str, settings),
-                             "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, "train", *map(str, settings), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = []
     deadline = time.monotonic() + 120
     while not lines or lines[-1] != "epoch 3":
@@ -199,19 +273,21 @@ def test_sigint_writes_a_checkpoint_and_resume_is_bit_for_bit(tmp_path, capsys):
     assert f"resume with: deltaprop train --out {out} --resume" in err
     # the checkpoint came from the interrupt (none was due before epoch 1000); the earlier
     # model is untouched, and no temporary file is left behind
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors",
-                                                     "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors", "model.safetensors"]
     assert (out / "model.safetensors").read_bytes() == earlier
     stopped = load_checkpoint(out / "checkpoint.safetensors").state
     assert 3 <= stopped.epoch < 60 and stopped.history.stopped_reason is None
     assert f"saved the run as it was after epoch {stopped.epoch}" in err
 
     # resume, in-process, with the options from the checkpoint
-    code, stdout, err = cli(capsys, "train", "--out", out, "--resume", "--checkpoint-every",
-                            1000, "--json")
+    code, stdout, err = cli(
+        capsys, "train", "--out", out, "--resume", "--checkpoint-every", 1000, "--json"
+    )
     assert code == 0, err
-    a, b = load_checkpoint(tmp_path / "A" / "checkpoint.safetensors"), load_checkpoint(
-        out / "checkpoint.safetensors")
+    a, b = (
+        load_checkpoint(tmp_path / "A" / "checkpoint.safetensors"),
+        load_checkpoint(out / "checkpoint.safetensors"),
+    )
     assert a.state.history.loss == b.state.history.loss  # the loss curve, bit for bit
     assert len(b.state.history.loss) == 60
     A, B = _tensors(tmp_path / "A" / "model.safetensors"), _tensors(out / "model.safetensors")
@@ -231,15 +307,32 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, capsys):
     _write_csv(data, 300)
     runs = {}
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
-        code, _, err = cli(capsys, "train", "--data", data, "--hidden", "8,4", "--epochs", 15,
-                           "--seed", seed, "--out", tmp_path / name, "--no-plots", "--json")
+        code, _, err = cli(
+            capsys,
+            "train",
+            "--data",
+            data,
+            "--hidden",
+            "8,4",
+            "--epochs",
+            15,
+            "--seed",
+            seed,
+            "--out",
+            tmp_path / name,
+            "--no-plots",
+            "--json",
+        )
         assert code == 0, err
-        runs[name] = {f: (tmp_path / name / f).read_bytes()
-                      for f in ("model.safetensors", "checkpoint.safetensors")}
+        runs[name] = {
+            f: (tmp_path / name / f).read_bytes()
+            for f in ("model.safetensors", "checkpoint.safetensors")
+        }
     assert runs["a"] == runs["b"]  # weights, loss curve, optimiser state, metrics: all bytes
     assert runs["a"]["model.safetensors"] != runs["c"]["model.safetensors"]
-    curves = [load_checkpoint(tmp_path / n / "checkpoint.safetensors").state.history.loss
-              for n in "ac"]
+    curves = [
+        load_checkpoint(tmp_path / n / "checkpoint.safetensors").state.history.loss for n in "ac"
+    ]
     assert curves[0] != curves[1] and len(curves[0]) >= 2
 
 
@@ -251,8 +344,18 @@ def test_fit_is_deterministic_for_a_seed(optimizer):
 
     def run(seed):
         net, state = dp.Network([4, 16, 8, 1], seed=seed), TrainState()
-        fit(net, X, Y, optimizer=optimizer, lr=0.01, epochs=12, batch_size=32, seed=seed,
-            early_stopping=True, state=state)
+        fit(
+            net,
+            X,
+            Y,
+            optimizer=optimizer,
+            lr=0.01,
+            epochs=12,
+            batch_size=32,
+            seed=seed,
+            early_stopping=True,
+            state=state,
+        )
         arrays, meta = state.to_arrays()
         return net, state.history, arrays, meta
 
@@ -290,8 +393,9 @@ def test_activations_at_1e4(act, dtype):
 def test_binary_cross_entropy_network_saturated_both_ways(hidden, dtype):
     # Hidden: z¹ = ±1e4 x (two units), x = [1, −1]; output: z² = w² a¹ = [1e4, −1e4], so the
     # sigmoid output saturates at 1 for sample 1 and 0 for sample 2, opposite to the targets.
-    net = dp.Network([1, 2, 1], hidden=hidden, output="sigmoid", loss="binary_cross_entropy",
-                     dtype=dtype)
+    net = dp.Network(
+        [1, 2, 1], hidden=hidden, output="sigmoid", loss="binary_cross_entropy", dtype=dtype
+    )
     net.W[1] = np.array([[1e4], [-1e4]], dtype=dtype)
     net.b[1] = np.zeros((2, 1), dtype=dtype)
     # sigmoid: a¹ = [[1, 0], [0, 1]], so w² = [1e4, −1e4]; softplus: a¹ = [[1e4, 0], [0, 1e4]]
@@ -343,8 +447,9 @@ def test_the_general_equation_ii_path_is_finite_when_saturated(dtype):
     # the same sigmoid output given as a plain (g, g') pair: no registered shortcut, so
     # δ^[L] = J'(A) ⊙ g'(Z) with J' = (P − Y)/(m P (1 − P)) on the clipped P (finite: about
     # 1/(2 eps)) and g'(±1e4) = 0 exactly: the product is 0, never inf · 0 = NaN
-    net = dp.Network([1, 1], output=(sigmoid.g, sigmoid.g_prime), loss="binary_cross_entropy",
-                     dtype=dtype)
+    net = dp.Network(
+        [1, 1], output=(sigmoid.g, sigmoid.g_prime), loss="binary_cross_entropy", dtype=dtype
+    )
     net.W[1] = np.array([[1e4]], dtype=dtype)
     net.b[1] = np.zeros((1, 1), dtype=dtype)
     X = np.array([[1.0, -1.0]], dtype=dtype)
@@ -360,8 +465,9 @@ def test_training_through_saturation_raises_no_warning():
     X = rng.normal(size=(2, 64)) * 1e4
     Y = (X[:1] > 0).astype(float)
     for hidden in ("sigmoid", "softplus"):
-        net = dp.Network([2, 4, 1], hidden=hidden, output="sigmoid", loss="binary_cross_entropy",
-                         seed=0)
+        net = dp.Network(
+            [2, 4, 1], hidden=hidden, output="sigmoid", loss="binary_cross_entropy", seed=0
+        )
         with warnings.catch_warnings(), np.errstate(**RAISE):
             warnings.simplefilter("error")
             history = fit(net, X, Y, epochs=3, batch_size=16, lr=0.01)

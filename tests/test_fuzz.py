@@ -44,8 +44,12 @@ SLOW = bool(os.environ.get("DELTAPROP_SLOW"))
 
 def fuzz(examples: int):
     """hypothesis settings: ``examples`` per run (20 times more with DELTAPROP_SLOW=1)."""
-    return settings(max_examples=examples * (20 if SLOW else 1), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples * (20 if SLOW else 1),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
 
 _DIR = Path(tempfile.mkdtemp(prefix="deltaprop-fuzz-"))  # one folder; each example rewrites
 
@@ -56,27 +60,61 @@ def _one_line(message: str) -> None:
 
 # --- the CSV loader ------------------------------------------------------------------------------
 
-_TRICKY = ["", " ", "NA", "nan", "NaN", "-nan", "inf", "-Infinity", "1e400", "-1e-400", "1e308",
-           "0x1p3", "1_000", "١٢", '"', '""', '"1"', "1,2", "\x00", "\ufeff", "\u00a0", "é",
-           "True", "None", "1e", ".", "-", "+1", " 2 ", "3.", ".5"]
+_TRICKY = [
+    "",
+    " ",
+    "NA",
+    "nan",
+    "NaN",
+    "-nan",
+    "inf",
+    "-Infinity",
+    "1e400",
+    "-1e-400",
+    "1e308",
+    "0x1p3",
+    "1_000",
+    "١٢",
+    '"',
+    '""',
+    '"1"',
+    "1,2",
+    "\x00",
+    "\ufeff",
+    "\u00a0",
+    "é",
+    "True",
+    "None",
+    "1e",
+    ".",
+    "-",
+    "+1",
+    " 2 ",
+    "3.",
+    ".5",
+]
 _cell = st.one_of(
     st.sampled_from(_TRICKY),
     st.floats().map(repr),
     st.integers(min_value=-(10**400), max_value=10**400).map(str),
     st.text(alphabet=st.sampled_from(list('0123456789.eE+-naif ",;\t\r\nxy\x00é')), max_size=8),
 )
-_name = st.one_of(st.sampled_from(["x", "y", "a", "x0", " y ", "", '"q"']),
-                  st.text(max_size=5))
+_name = st.one_of(st.sampled_from(["x", "y", "a", "x0", " y ", "", '"q"']), st.text(max_size=5))
 
 
 @st.composite
 def csv_files(draw):
     header = draw(st.lists(_name, min_size=0, max_size=5))
     width = len(header)
-    rows = draw(st.lists(
-        st.one_of(st.lists(_cell, min_size=width, max_size=width),  # the right width
-                  st.lists(_cell, min_size=0, max_size=width + 2)),  # any width
-        max_size=8))
+    rows = draw(
+        st.lists(
+            st.one_of(
+                st.lists(_cell, min_size=width, max_size=width),  # the right width
+                st.lists(_cell, min_size=0, max_size=width + 2),
+            ),  # any width
+            max_size=8,
+        )
+    )
     end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     text = end.join(",".join(r) for r in [header, *rows]) + draw(st.sampled_from(["", end]))
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"]))
@@ -117,8 +155,13 @@ def test_csv_loader_on_random_bytes(raw):
 
 
 @fuzz(50)
-@given(st.lists(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=3,
-                         max_size=3), min_size=3, max_size=30))
+@given(
+    st.lists(
+        st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=3, max_size=3),
+        min_size=3,
+        max_size=30,
+    )
+)
 def test_standardisation_is_finite_or_refused(rows):
     # the training path's own statistics: finite means and positive scales, or a ValueError
     # naming the column (values near 1e154 and beyond overflow the variance)
@@ -146,8 +189,15 @@ def _checkpoint_bytes() -> bytes:
     fit(net, X, Y, epochs=3, batch_size=16, state=state, early_stopping=True)
     std = Standardization.fit(X, Y)
     path = _DIR / "seed-checkpoint.safetensors"
-    save_checkpoint(path, net, state, settings={"epochs": 3}, standardization=std,
-                    feature_names=["a", "b", "c"], target_names=["y"])
+    save_checkpoint(
+        path,
+        net,
+        state,
+        settings={"epochs": 3},
+        standardization=std,
+        feature_names=["a", "b", "c"],
+        target_names=["y"],
+    )
     return path.read_bytes()
 
 
@@ -191,10 +241,10 @@ def test_model_loader_on_damaged_bytes(data):
             i = data.draw(st.integers(0, len(raw) - 1))
             raw[i] = data.draw(st.integers(0, 255))
     elif how == "cut":
-        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
     elif how == "splice":
         i = data.draw(st.integers(0, len(raw)))
-        raw = raw[:i] + data.draw(st.binary(max_size=64)) + raw[i + data.draw(st.integers(0, 64)):]
+        raw = raw[:i] + data.draw(st.binary(max_size=64)) + raw[i + data.draw(st.integers(0, 64)) :]
     elif how == "insert":
         i = data.draw(st.integers(0, len(raw)))
         raw = raw[:i] + data.draw(st.binary(min_size=1, max_size=16)) + raw[i:]
@@ -204,10 +254,14 @@ def test_model_loader_on_damaged_bytes(data):
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**400)
-    | st.floats() | st.text(max_size=6),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                               max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**400)
+    | st.floats()
+    | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 

@@ -39,6 +39,7 @@ def close(a, b, rel=1e-12, abs_=1e-13):
 
 # --- every operation against central differences ---------------------------------------------
 
+
 def _sigmoid(a):
     return 1 / (1 + math.exp(-a))
 
@@ -105,6 +106,7 @@ def test_each_rule_reads_only_the_inputs_it_declares():
 
 
 # --- hand-worked examples --------------------------------------------------------------------
+
 
 def test_the_books_chain_by_hand():
     # x = f(w), y = f(x), z = f(y) with f = sin, w = 0.5:
@@ -177,6 +179,7 @@ def test_in_place_operators_build_new_nodes():
 
 
 # --- structure: reuse, depth, repetition -----------------------------------------------------
+
 
 def test_a_node_reused_1000_times():
     x = Var(0.75)
@@ -251,7 +254,9 @@ def test_gradients_rejects_bad_arguments():
         gradients(x, x)
     with pytest.raises(TypeError, match=r"wrt\[1\] must be a Var"):
         gradients(x, [x, 2.0])
-    with pytest.raises(ValueError, match="unknown method 'bogus'; known methods: backprop, naive, paths"):
+    with pytest.raises(
+        ValueError, match="unknown method 'bogus'; known methods: backprop, naive, paths"
+    ):
         gradients(x, [x], method="bogus")
 
 
@@ -302,7 +307,9 @@ PROGRAM_OPS = {
     "cos": (1, lambda ns, a: ns.cos(a)),
     "relu": (1, lambda ns, a: ns.relu(a)),
 }
-VAR_NS = SimpleNamespace(**{f: getattr(G, f) for f in ("exp", "log", "tanh", "sigmoid", "sin", "cos", "relu")})
+VAR_NS = SimpleNamespace(
+    **{f: getattr(G, f) for f in ("exp", "log", "tanh", "sigmoid", "sin", "cos", "relu")}
+)
 
 
 def float_ns(relu_inputs):
@@ -310,8 +317,15 @@ def float_ns(relu_inputs):
         relu_inputs.append(a)
         return max(a, 0.0)
 
-    return SimpleNamespace(exp=math.exp, log=math.log, tanh=math.tanh, sigmoid=_sigmoid,
-                           sin=math.sin, cos=math.cos, relu=relu)
+    return SimpleNamespace(
+        exp=math.exp,
+        log=math.log,
+        tanh=math.tanh,
+        sigmoid=_sigmoid,
+        sin=math.sin,
+        cos=math.cos,
+        relu=relu,
+    )
 
 
 def run_program(program, leaves, ns):
@@ -324,7 +338,9 @@ def run_program(program, leaves, ns):
 
 @st.composite
 def programs(draw):
-    leaves = draw(st.lists(st.floats(-2, 2, allow_nan=False, allow_infinity=False), min_size=1, max_size=4))
+    leaves = draw(
+        st.lists(st.floats(-2, 2, allow_nan=False, allow_infinity=False), min_size=1, max_size=4)
+    )
     program = []
     for step in range(draw(st.integers(1, 10))):
         n = len(leaves) + step
@@ -369,8 +385,15 @@ def test_random_programs_against_sympy_exact_derivatives(case):
     leaves, program = case
     value, values, relu_inputs = plain_value(leaves, program)
     assume(all(abs(v) < 1e3 for v in values) and all(abs(z) > 1e-3 for z in relu_inputs))
-    ns = SimpleNamespace(exp=sp.exp, log=sp.log, tanh=sp.tanh, sigmoid=lambda a: 1 / (1 + sp.exp(-a)),
-                         sin=sp.sin, cos=sp.cos, relu=lambda a: sp.Piecewise((a, a > 0), (0, True)))
+    ns = SimpleNamespace(
+        exp=sp.exp,
+        log=sp.log,
+        tanh=sp.tanh,
+        sigmoid=lambda a: 1 / (1 + sp.exp(-a)),
+        sin=sp.sin,
+        cos=sp.cos,
+        relu=lambda a: sp.Piecewise((a, a > 0), (0, True)),
+    )
     symbols = sp.symbols(f"x0:{len(leaves)}")
     expression = run_program(program, list(symbols), ns)[-1]
     at = dict(zip(symbols, [sp.Float(v, 30) for v in leaves]))
@@ -384,7 +407,9 @@ def test_random_programs_against_sympy_exact_derivatives(case):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("DELTAPROP_SLOW"), reason="set DELTAPROP_SLOW=1 (JAX start-up)")
+@pytest.mark.skipif(
+    not os.environ.get("DELTAPROP_SLOW"), reason="set DELTAPROP_SLOW=1 (JAX start-up)"
+)
 @settings(max_examples=25)
 @given(programs())
 def test_random_programs_against_jax_float64(case):
@@ -394,8 +419,15 @@ def test_random_programs_against_jax_float64(case):
     leaves, program = case
     value, values, relu_inputs = plain_value(leaves, program)
     assume(all(abs(v) < 1e3 for v in values) and all(abs(z) > 1e-3 for z in relu_inputs))
-    ns = SimpleNamespace(exp=jnp.exp, log=jnp.log, tanh=jnp.tanh, sigmoid=jax.nn.sigmoid,
-                         sin=jnp.sin, cos=jnp.cos, relu=lambda a: jnp.where(a > 0, a, 0.0))
+    ns = SimpleNamespace(
+        exp=jnp.exp,
+        log=jnp.log,
+        tanh=jnp.tanh,
+        sigmoid=jax.nn.sigmoid,
+        sin=jnp.sin,
+        cos=jnp.cos,
+        relu=lambda a: jnp.where(a > 0, a, 0.0),
+    )
     reference = jax.grad(lambda v: run_program(program, list(v), ns)[-1])(
         jnp.asarray(leaves, dtype=jnp.float64)
     )
@@ -407,6 +439,7 @@ def test_random_programs_against_jax_float64(case):
 
 
 # --- the counts follow their definitions -----------------------------------------------------
+
 
 def reference_naive(output, x):
     """The literal recursion of naive.py, transcribed as plain recursion (small graphs only):

@@ -35,15 +35,18 @@ def test_json_rows_follow_the_closed_forms(capsys):
         assert r["backprop_ops"] == 6 * n
         assert r["naive_ops"] == (n + 3) * 2**n - 3
         assert r["paths_ops"] == n + 5 * (2**n - 1)
-        assert not (r["backprop_extrapolated"] or r["naive_extrapolated"] or r["paths_extrapolated"])
+        assert not (
+            r["backprop_extrapolated"] or r["naive_extrapolated"] or r["paths_extrapolated"]
+        )
         assert r["ratio_ops"] == pytest.approx(r["naive_ops"] / r["backprop_ops"])
         assert r["naive_seconds"] > 0 and r["ratio_seconds"] > 0
 
 
 def test_runs_over_the_budget_are_extrapolated_not_started(capsys):
     # a budget no run can meet: only the calibrating first depth runs the exponential methods
-    code, out, err = run(capsys, "blowup", "--family", "fibonacci", "--max-depth", "25",
-                         "--budget", "1e-9", "--json")
+    code, out, err = run(
+        capsys, "blowup", "--family", "fibonacci", "--max-depth", "25", "--budget", "1e-9", "--json"
+    )
     assert code == 0, err
     rows = json.loads(out)
     assert [r["naive_extrapolated"] for r in rows] == [False] + [True] * 24
@@ -62,8 +65,9 @@ def test_runs_over_the_budget_are_extrapolated_not_started(capsys):
 
 def test_table_fits_80_columns_and_marks_extrapolation(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
-    code, out, err = run(capsys, "blowup", "--family", "fanout", "--max-depth", "30",
-                         "--budget", "0.05")
+    code, out, err = run(
+        capsys, "blowup", "--family", "fanout", "--max-depth", "30", "--budget", "0.05"
+    )
     assert code == 0, err
     assert "fanout: x_k = x_{k-1} * x_{k-1}" in out
     assert "…" not in out  # no number cut short
@@ -81,8 +85,9 @@ def test_mlp_family_in_the_table(capsys):
 
 def test_plot_writes_a_png(tmp_path, capsys):
     target = tmp_path / "blowup.png"
-    code, out, err = run(capsys, "blowup", "--family", "chain", "--max-depth", "6",
-                         "--plot", str(target))
+    code, out, err = run(
+        capsys, "blowup", "--family", "chain", "--max-depth", "6", "--plot", str(target)
+    )
     assert code == 0, err
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {target}" in out.replace("\n", "")
@@ -94,7 +99,9 @@ def test_plot_blowup_takes_json_rows_and_needs_at_least_one(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("DELTAPROP_SLOW"), reason="set DELTAPROP_SLOW=1 (a second figure)")
+@pytest.mark.skipif(
+    not os.environ.get("DELTAPROP_SLOW"), reason="set DELTAPROP_SLOW=1 (a second figure)"
+)
 def test_plot_blowup_from_json_rows_with_extrapolated_points(tmp_path):
     rows = blowup("fibonacci", 5, budget=1e-9)
     path = plot_blowup([r.to_dict() for r in rows], tmp_path / "b.png", title="fibonacci")
@@ -104,7 +111,10 @@ def test_plot_blowup_from_json_rows_with_extrapolated_points(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--family", "tree"], "unknown family 'tree'; known families: chain, fanout, fibonacci, mlp"),
+        (
+            ["--family", "tree"],
+            "unknown family 'tree'; known families: chain, fanout, fibonacci, mlp",
+        ),
         (["--max-depth", "0"], "--max-depth must be >= 1; got 0"),
         (["--budget", "0"], "--budget must be > 0 seconds; got 0.0"),
         (["--max-depth", "x"], "Invalid value for '--max-depth'"),

@@ -154,11 +154,15 @@ def test_mlp_graph_equals_network_gradients(sizes_, m):
     assert min(np.min(np.abs(Z[l])) for l in range(1, net.L)) > 1e-6  # no ReLU at its kink
     J_var, wrt = unroll_mlp(net.W, net.b, X, Y)
     assert J_var.value == pytest.approx(J, rel=1e-12)
-    expected = np.concatenate([np.concatenate([dW[l].ravel(), db[l].ravel()]) for l in range(1, net.L + 1)])
+    expected = np.concatenate(
+        [np.concatenate([dW[l].ravel(), db[l].ravel()]) for l in range(1, net.L + 1)]
+    )
     methods = METHODS if sum(sizes_) < 12 else ("backprop", "paths")
     for method in methods:
         grads, _ = gradients(J_var, wrt, method=method)
-        np.testing.assert_allclose(grads, expected, rtol=1e-12, atol=1e-12 * np.max(np.abs(expected)))
+        np.testing.assert_allclose(
+            grads, expected, rtol=1e-12, atol=1e-12 * np.max(np.abs(expected))
+        )
 
 
 def test_mlp_family_matches_network_on_its_own_numbers():
@@ -173,13 +177,17 @@ def test_mlp_family_matches_network_on_its_own_numbers():
     assert J_var.value == pytest.approx(J, rel=1e-12)
     expected = np.concatenate([np.concatenate([dW[l].ravel(), db[l].ravel()]) for l in range(1, 4)])
     for method in METHODS:
-        np.testing.assert_allclose(gradients(J_var, wrt, method=method)[0], expected, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(
+            gradients(J_var, wrt, method=method)[0], expected, rtol=1e-12, atol=1e-13
+        )
 
 
 def test_registry_and_errors():
     assert sorted(FAMILIES) == ["chain", "fanout", "fibonacci", "mlp"]
     assert get_family("mlp") is FAMILIES["mlp"]
-    with pytest.raises(ValueError, match="unknown family 'tree'; known families: chain, fanout, fibonacci, mlp"):
+    with pytest.raises(
+        ValueError, match="unknown family 'tree'; known families: chain, fanout, fibonacci, mlp"
+    ):
         get_family("tree")
     with pytest.raises(ValueError, match="depth must be >= 1; got 0"):
         Fanout().build(0)

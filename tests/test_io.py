@@ -24,8 +24,10 @@ from deltaprop.io import FORMAT_VERSION, load_model, save, write_atomic
 
 def _arrays_equal(net, net2):
     return all(
-        np.array_equal(net.W[l], net2.W[l]) and np.array_equal(net.b[l], net2.b[l])
-        and net2.W[l].dtype == net.W[l].dtype and net2.b[l].dtype == net.b[l].dtype
+        np.array_equal(net.W[l], net2.W[l])
+        and np.array_equal(net.b[l], net2.b[l])
+        and net2.W[l].dtype == net.W[l].dtype
+        and net2.b[l].dtype == net.b[l].dtype
         for l in range(1, net.L + 1)
     )
 
@@ -42,8 +44,9 @@ def _randomised(net, seed=1):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("hidden", sorted(ACTIVATIONS))
 def test_round_trip_is_bit_exact(tmp_path, dtype, hidden):
-    net = _randomised(dp.Network([3, 5, 4, 2], hidden=hidden, output="sigmoid", dtype=dtype,
-                                 alpha=0.25))
+    net = _randomised(
+        dp.Network([3, 5, 4, 2], hidden=hidden, output="sigmoid", dtype=dtype, alpha=0.25)
+    )
     path = tmp_path / "m.safetensors"
     dp.save(net, path)
     net2 = dp.load(path)
@@ -91,9 +94,19 @@ def test_unregistered_activations_cannot_be_saved(tmp_path):
 
 @pytest.mark.parametrize(
     "backend",
-    ["array_api_strict",
-     pytest.param("torch", marks=[pytest.mark.slow, pytest.mark.skipif(
-         not os.environ.get("DELTAPROP_SLOW"), reason="importing torch is slow; DELTAPROP_SLOW=1")])],
+    [
+        "array_api_strict",
+        pytest.param(
+            "torch",
+            marks=[
+                pytest.mark.slow,
+                pytest.mark.skipif(
+                    not os.environ.get("DELTAPROP_SLOW"),
+                    reason="importing torch is slow; DELTAPROP_SLOW=1",
+                ),
+            ],
+        ),
+    ],
 )
 def test_other_backends_save_and_load_as_numpy(tmp_path, backend):
     pytest.importorskip(backend)
@@ -106,10 +119,16 @@ def test_other_backends_save_and_load_as_numpy(tmp_path, backend):
 
 def test_standardisation_and_names_drive_predict(tmp_path):
     net = _randomised(dp.Network([2, 3, 1]))
-    std = Standardization(np.array([1.0, -2.0]), np.array([2.0, 0.5]),
-                          np.array([10.0]), np.array([3.0]))
-    save(net, tmp_path / "m.safetensors", standardization=std, feature_names=["u", "v"],
-         target_names=["y"])
+    std = Standardization(
+        np.array([1.0, -2.0]), np.array([2.0, 0.5]), np.array([10.0]), np.array([3.0])
+    )
+    save(
+        net,
+        tmp_path / "m.safetensors",
+        standardization=std,
+        feature_names=["u", "v"],
+        target_names=["y"],
+    )
     model = load_model(tmp_path / "m.safetensors")
     assert model.feature_names == ["u", "v"] and model.target_names == ["y"]
     X = np.array([[3.0, 1.0], [-1.0, -2.0]])
@@ -147,8 +166,15 @@ def _forge(tmp_path, tensors, meta, name="forged.safetensors"):
         (lambda good: b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!", "header is not JSON"),
         (lambda good: st_save({"W.1": np.zeros((3, 2))}), "no 'deltaprop' metadata"),
     ],
-    ids=["random", "empty", "truncated-data", "truncated-header", "pickle", "not-json",
-         "foreign-safetensors"],
+    ids=[
+        "random",
+        "empty",
+        "truncated-data",
+        "truncated-header",
+        "pickle",
+        "not-json",
+        "foreign-safetensors",
+    ],
 )
 def test_bad_bytes_give_a_value_error_naming_the_file(tmp_path, make, message):
     good, _, _ = _good_file(tmp_path)
@@ -183,9 +209,17 @@ def _drop(meta, key):
         (lambda m, t: m.update(alpha=-1), "'alpha' must be"),
         (lambda m, t: m.update(feature_names=["a"]), "'feature_names' must be"),
         (lambda m, t: m.update(standardization={"x_mean": [0, 0]}), "standardization must have"),
-        (lambda m, t: m.update(standardization={"x_mean": [0, 0], "x_scale": [1, 0],
-                                                "y_mean": None, "y_scale": None}),
-         "x_scale must hold positive"),
+        (
+            lambda m, t: m.update(
+                standardization={
+                    "x_mean": [0, 0],
+                    "x_scale": [1, 0],
+                    "y_mean": None,
+                    "y_scale": None,
+                }
+            ),
+            "x_scale must hold positive",
+        ),
         (lambda m, t: t.update({"W.1": np.zeros((2, 3))}), r"W.1 must have shape \(3, 2\)"),
         (lambda m, t: t.update({"b.1": np.zeros((3, 1), np.float32)}), "b.1 must have dtype"),
         (lambda m, t: t.pop("b.2"), "missing tensor.*b.2"),
@@ -284,8 +318,14 @@ def test_checkpoint_round_trip_resumes_bit_for_bit(tmp_path):
     X = rng.normal(size=(3, 120))
     Y = np.sin(X[:1]) + X[1:2] * X[2:3]
     Xv, Yv = X[:, :20], Y[:, :20]
-    kwargs = dict(lr=0.01, batch_size=16, validation_data=(Xv, Yv), early_stopping=True,
-                  n_iter_no_change=50, seed=4)
+    kwargs = dict(
+        lr=0.01,
+        batch_size=16,
+        validation_data=(Xv, Yv),
+        early_stopping=True,
+        n_iter_no_change=50,
+        seed=4,
+    )
 
     straight = dp.Network([3, 8, 1], seed=1)
     dp.fit(straight, X, Y, epochs=12, **kwargs)
@@ -293,8 +333,15 @@ def test_checkpoint_round_trip_resumes_bit_for_bit(tmp_path):
     net, state = dp.Network([3, 8, 1], seed=1), TrainState()
     path = tmp_path / "ckpt.safetensors"
     std = Standardization(np.zeros(3), np.ones(3), np.zeros(1), np.ones(1))
-    dp.fit(net, X, Y, epochs=5, state=state, **kwargs,
-           callbacks=[CheckpointEvery(path, 5, settings={"run": "a"}, standardization=std)])
+    dp.fit(
+        net,
+        X,
+        Y,
+        epochs=5,
+        state=state,
+        **kwargs,
+        callbacks=[CheckpointEvery(path, 5, settings={"run": "a"}, standardization=std)],
+    )
     ckpt = load_checkpoint(path)
     assert ckpt.settings == {"run": "a"} and ckpt.state.epoch == 5
     assert np.array_equal(ckpt.model.standardization.x_scale, np.ones(3))
@@ -321,8 +368,9 @@ def test_a_tampered_training_state_is_refused(tmp_path):
     with pytest.raises(ValueError, match="invalid training state"):
         load_checkpoint(_forge(tmp_path, tensors, meta))
     with pytest.raises(ValueError, match="missing field.*settings"):
-        load_checkpoint(_forge(tmp_path, tensors, {k: v for k, v in meta.items()
-                                                   if k != "settings"}))
+        load_checkpoint(
+            _forge(tmp_path, tensors, {k: v for k, v in meta.items() if k != "settings"})
+        )
     with pytest.raises(ValueError, match="every must be an integer >= 1"):
         from deltaprop.io import CheckpointEvery
 

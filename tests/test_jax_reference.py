@@ -63,13 +63,17 @@ def _pad(x, rows, cols):
 
 def assert_matches_jax(net, X, Y, rtol=1e-12):
     sizes, m = net.sizes, X.shape[1]
-    params = [
-        (_pad(net.W[l], WIDTH, WIDTH), _pad(net.b[l], WIDTH, 1)) for l in range(1, net.L + 1)
-    ]
+    params = [(_pad(net.W[l], WIDTH, WIDTH), _pad(net.b[l], WIDTH, 1)) for l in range(1, net.L + 1)]
     mask = _pad(np.ones_like(Y), WIDTH, SAMPLES)
     J_ref, grads = jax_cost(
-        params, _pad(X, WIDTH, SAMPLES), _pad(Y, WIDTH, SAMPLES), mask, float(m),
-        NAMES.index(net.hidden.name), NAMES.index(net.output.name), net.alpha,
+        params,
+        _pad(X, WIDTH, SAMPLES),
+        _pad(Y, WIDTH, SAMPLES),
+        mask,
+        float(m),
+        NAMES.index(net.hidden.name),
+        NAMES.index(net.output.name),
+        net.alpha,
     )
     J, dW, db = net.gradients(X, Y)
     assert pytest.approx(float(J_ref), rel=rtol, abs=1e-300) == J

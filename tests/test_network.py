@@ -178,7 +178,10 @@ def test_gradcheck_leaves_the_network_unchanged():
 
 def test_custom_pairs_plug_into_the_equations():
     cube = (lambda Z: Z**3, lambda Z: 3 * Z**2)
-    quartic = (lambda A, Y: np.sum((A - Y) ** 4) / A.shape[1], lambda A, Y: 4 * (A - Y) ** 3 / A.shape[1])
+    quartic = (
+        lambda A, Y: np.sum((A - Y) ** 4) / A.shape[1],
+        lambda A, Y: 4 * (A - Y) ** 3 / A.shape[1],
+    )
     net = dp.Network([2, 3, 2], hidden="tanh", output=cube, loss=quartic, seed=0)
     assert dp.gradcheck(net, *_data(net.sizes, 5)).ok
 
@@ -189,13 +192,33 @@ def test_custom_pairs_plug_into_the_equations():
 @pytest.mark.parametrize(
     ("X", "Y", "error", "match"),
     [
-        (np.ones((4, 5)), np.ones((2, 5)), ValueError, r"X must have n_0 = 3 rows.*got shape \(4, 5\)"),
+        (
+            np.ones((4, 5)),
+            np.ones((2, 5)),
+            ValueError,
+            r"X must have n_0 = 3 rows.*got shape \(4, 5\)",
+        ),
         (np.ones((5, 3)), np.ones((2, 5)), ValueError, r"samples are rows: pass X.T"),
         (np.ones(3), np.ones((2, 1)), ValueError, r"X must be 2-D.*reshape\(-1, 1\)"),
-        (np.ones((3, 5)), np.ones((2, 4)), ValueError, r"Y must have one column per sample of X \(m = 5\)"),
+        (
+            np.ones((3, 5)),
+            np.ones((2, 4)),
+            ValueError,
+            r"Y must have one column per sample of X \(m = 5\)",
+        ),
         (np.ones((3, 5)), np.ones((1, 5)), ValueError, r"Y must have n_L = 2 rows"),
-        (np.full((3, 2), np.nan), np.ones((2, 2)), ValueError, r"X must be finite.*row 0, column 0"),
-        (np.ones((3, 2)), np.array([[1.0, np.inf], [0, 0]]), ValueError, r"Y must be finite.*row 0, column 1"),
+        (
+            np.full((3, 2), np.nan),
+            np.ones((2, 2)),
+            ValueError,
+            r"X must be finite.*row 0, column 0",
+        ),
+        (
+            np.ones((3, 2)),
+            np.array([[1.0, np.inf], [0, 0]]),
+            ValueError,
+            r"Y must be finite.*row 0, column 1",
+        ),
         (np.ones((3, 2), np.float32), np.ones((2, 2)), TypeError, r"X has dtype float32.*float64"),
         (np.array([["a"] * 2] * 3), np.ones((2, 2)), TypeError, r"X must hold real numbers"),
     ],
@@ -220,10 +243,18 @@ def test_integer_and_list_inputs_are_converted():
         ({"sizes": [3, -2, 1]}, ValueError, r"sizes\[1\] must be >= 1"),
         ({"sizes": [3, 2.5, 1]}, TypeError, r"sizes\[1\] must be an integer"),
         ({"sizes": 7}, TypeError, "sizes must be a sequence"),
-        ({"sizes": [3, 1], "hidden": "rellu"}, ValueError, r"unknown hidden 'rellu'; known activations: elu"),
+        (
+            {"sizes": [3, 1], "hidden": "rellu"},
+            ValueError,
+            r"unknown hidden 'rellu'; known activations: elu",
+        ),
         ({"sizes": [3, 1], "output": "softmaxx"}, ValueError, r"unknown output 'softmaxx'"),
         ({"sizes": [3, 1], "loss": "l3"}, ValueError, r"unknown loss 'l3'; known losses"),
-        ({"sizes": [3, 1], "dtype": "float16"}, ValueError, r"dtype must be one of float32, float64"),
+        (
+            {"sizes": [3, 1], "dtype": "float16"},
+            ValueError,
+            r"dtype must be one of float32, float64",
+        ),
         ({"sizes": [3, 1], "backend": "tensorflow"}, ValueError, r"backend must be one of numpy"),
         ({"sizes": [3, 1], "alpha": -1}, ValueError, r"alpha must be a finite number >= 0"),
         ({"sizes": [3, 1], "seed": "x"}, TypeError, r"seed must be None, an int"),

@@ -117,8 +117,7 @@ def test_adam_equals_scikit_learn():
 
     _random_run(
         lambda: Adam(lr=0.003, beta_1=0.8, beta_2=0.99, epsilon=1e-7),
-        lambda p: AdamOptimizer(p, learning_rate_init=0.003, beta_1=0.8, beta_2=0.99,
-                                epsilon=1e-7),
+        lambda p: AdamOptimizer(p, learning_rate_init=0.003, beta_1=0.8, beta_2=0.99, epsilon=1e-7),
     )
 
 
@@ -139,8 +138,10 @@ def test_the_reference_comparison_can_fail():
 @pytest.mark.parametrize("make", [lambda: Adam(lr=0.01), lambda: SGD(lr=0.05, momentum=0.9)])
 def test_state_dict_round_trip_continues_bit_for_bit(make):
     net = dp.Network([3, 5, 2], seed=4)
-    grads = [([rng.normal(size=W.shape) for W in net.W], [rng.normal(size=b.shape) for b in net.b])
-             for _ in range(5)]
+    grads = [
+        ([rng.normal(size=W.shape) for W in net.W], [rng.normal(size=b.shape) for b in net.b])
+        for _ in range(5)
+    ]
     opt = make()
     for dW, db in grads[:3]:
         opt.step(net, [g.copy() for g in dW], [g.copy() for g in db])
@@ -172,8 +173,11 @@ def test_state_dict_keys_and_copies():
 
 def test_state_dict_for_another_network_is_refused():
     opt = Adam()
-    opt.step(dp.Network([2, 3, 1], seed=0), [np.ones((3, 2)), np.ones((1, 3))],
-             [np.ones((3, 1)), np.ones((1, 1))])
+    opt.step(
+        dp.Network([2, 3, 1], seed=0),
+        [np.ones((3, 2)), np.ones((1, 3))],
+        [np.ones((3, 1)), np.ones((1, 1))],
+    )
     other = Adam()
     other.load_state_dict(opt.state_dict())
     net = dp.Network([2, 4, 1], seed=0)
@@ -228,7 +232,10 @@ def test_steps_on_array_api_strict_equal_numpy():
         (lambda: Adam(beta_1=1.0), "beta_1"),
         (lambda: Adam(beta_2=-0.1), "beta_2"),
         (lambda: Adam(epsilon=0.0), "epsilon"),
-        (lambda: get_optimizer("rmsprop"), "unknown optimizer 'rmsprop'; known optimizers: adam, sgd"),
+        (
+            lambda: get_optimizer("rmsprop"),
+            "unknown optimizer 'rmsprop'; known optimizers: adam, sgd",
+        ),
         (lambda: Schedule("cosine"), "learning_rate must be one of constant, invscaling, adaptive"),
     ],
 )

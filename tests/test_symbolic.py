@@ -60,10 +60,14 @@ def test_the_generic_check_can_fail():
     assert check_gradients(net, dW, db)
     # (i) with W^[2] instead of W^[2]ᵀ
     delta1 = net.G_prime[1].multiply_elementwise(net.W[2] * delta[2])
-    assert not check_gradients(net, [None, delta1 * net.X.T, dW[2]], [None, delta1 * sp.ones(2, 1), db[2]])
+    assert not check_gradients(
+        net, [None, delta1 * net.X.T, dW[2]], [None, delta1 * sp.ones(2, 1), db[2]]
+    )
     # (i) without the factor g^[1]'(Z^[1])
     delta1 = net.W[2].T * delta[2]
-    assert not check_gradients(net, [None, delta1 * net.X.T, dW[2]], [None, delta1 * sp.ones(2, 1), db[2]])
+    assert not check_gradients(
+        net, [None, delta1 * net.X.T, dW[2]], [None, delta1 * sp.ones(2, 1), db[2]]
+    )
     # ∂J/∂W^[2] without the transpose: δ^[2] A^[1] (2x2 times 2x2, m = n_1 = 2)
     assert not check_gradients(net, [None, dW[1], delta[2] * net.A[1]], db)
     # ∂J/∂b^[2] from the first sample only, not summed over the batch
@@ -165,7 +169,10 @@ def test_chain_operation_counts_by_hand():
     # depth 4: 4 f' + 6 f + 3 products = 13; after cse: 4 f' + 3 f + 3 products = 10
     counts = chain_operation_counts(4)
     assert [(c.depth, c.ops_sympy, c.ops_cse) for c in counts] == [
-        (1, 1, 1), (2, 4, 4), (3, 8, 7), (4, 13, 10),
+        (1, 1, 1),
+        (2, 4, 4),
+        (3, 8, 7),
+        (4, 13, 10),
     ]
     assert check_chain_counts(8)
 

@@ -72,7 +72,11 @@ def test_gradients_equal_torch_autograd(hidden):
 @pytest.mark.parametrize("hidden", sorted(ACTIVATIONS))
 @pytest.mark.parametrize(
     ("output", "loss", "n_out"),
-    [("identity", "mse", 2), ("sigmoid", "binary_cross_entropy", 2), ("softmax", "cross_entropy", 3)],
+    [
+        ("identity", "mse", 2),
+        ("sigmoid", "binary_cross_entropy", 2),
+        ("softmax", "cross_entropy", 3),
+    ],
 )
 def test_gradients_equal_numpy_in_float64(hidden, output, loss, n_out):
     ref = dp.Network([4, 6, 5, n_out], hidden=hidden, output=output, loss=loss, seed=5, alpha=0.02)
@@ -95,7 +99,9 @@ def test_float32_close_to_float64(hidden):
     ref = dp.Network([4, 16, 3], hidden=hidden, seed=6)
     net = ref.to("torch", dtype="float32")
     X, Y = _data(4, 3, 32, seed=3)
-    J, dW, _ = net.gradients(torch.asarray(X, dtype=torch.float32), torch.asarray(Y, dtype=torch.float32))
+    J, dW, _ = net.gradients(
+        torch.asarray(X, dtype=torch.float32), torch.asarray(Y, dtype=torch.float32)
+    )
     J_ref, dW_ref, _ = ref.gradients(X, Y)
     assert dW[1].dtype == torch.float32
     assert pytest.approx(J_ref, rel=1e-5) == J
@@ -148,8 +154,17 @@ def _fit_curve(backend, X, Y, optimizer):
     xp = net.xp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        h = fit(net, xp.asarray(X), xp.asarray(Y), optimizer=optimizer, lr=0.01, epochs=6,
-                batch_size=16, seed=0, n_iter_no_change=None)
+        h = fit(
+            net,
+            xp.asarray(X),
+            xp.asarray(Y),
+            optimizer=optimizer,
+            lr=0.01,
+            epochs=6,
+            batch_size=16,
+            seed=0,
+            n_iter_no_change=None,
+        )
     return h.loss, net
 
 
@@ -193,8 +208,10 @@ def test_cuda_network_made_directly_and_float32():
     net = dp.Network([5, 32, 1], backend="torch", device="cuda", dtype="float32", seed=12)
     ref = dp.Network([5, 32, 1], seed=12)
     X, Y = _data(5, 1, 64, seed=13)
-    J, dW, _ = net.gradients(torch.asarray(X, dtype=torch.float32, device="cuda"),
-                             torch.asarray(Y, dtype=torch.float32, device="cuda"))
+    J, dW, _ = net.gradients(
+        torch.asarray(X, dtype=torch.float32, device="cuda"),
+        torch.asarray(Y, dtype=torch.float32, device="cuda"),
+    )
     J_ref, dW_ref, _ = ref.gradients(X, Y)
     assert pytest.approx(J_ref, rel=1e-5) == J
     assert _rel(dW[1], dW_ref[1]) <= 1e-4

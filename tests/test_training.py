@@ -42,8 +42,10 @@ class Recorder:
 
 
 def _weights_equal(net, W, b):
-    return all(np.array_equal(net.W[l], W[l - 1]) and np.array_equal(net.b[l], b[l - 1])
-               for l in range(1, net.L + 1))
+    return all(
+        np.array_equal(net.W[l], W[l - 1]) and np.array_equal(net.b[l], b[l - 1])
+        for l in range(1, net.L + 1)
+    )
 
 
 # --- the same training as scikit-learn's MLPRegressor, from the same weights -------------------
@@ -66,9 +68,18 @@ def test_sgd_training_equals_scikit_learn_mlp(n_out, momentum, nesterov, alpha_s
     X, Y = _data(n=96, nL=n_out)
     m, eta, epochs = 32, 0.01, 4
     net = dp.Network([4, 6, 5, n_out], seed=2, alpha=2 * alpha_sk / m)
-    mlp = MLPRegressor(hidden_layer_sizes=(6, 5), solver="sgd", learning_rate_init=2 * eta,
-                       momentum=momentum, nesterovs_momentum=nesterov, batch_size=m,
-                       alpha=alpha_sk, shuffle=False, max_iter=1, n_iter_no_change=100)
+    mlp = MLPRegressor(
+        hidden_layer_sizes=(6, 5),
+        solver="sgd",
+        learning_rate_init=2 * eta,
+        momentum=momentum,
+        nesterovs_momentum=nesterov,
+        batch_size=m,
+        alpha=alpha_sk,
+        shuffle=False,
+        max_iter=1,
+        n_iter_no_change=100,
+    )
     y_rows = Y.T if n_out > 1 else Y.ravel()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -77,8 +88,19 @@ def test_sgd_training_equals_scikit_learn_mlp(n_out, momentum, nesterov, alpha_s
         mlp.intercepts_ = [b.ravel().copy() for b in net.b]
         mlp.set_params(warm_start=True, max_iter=epochs)
         mlp.fit(X.T, y_rows)
-    hist = fit(net, X, Y, optimizer="sgd", lr=eta, momentum=momentum, nesterov=nesterov,
-               batch_size=m, shuffle=False, epochs=epochs, n_iter_no_change=None)
+    hist = fit(
+        net,
+        X,
+        Y,
+        optimizer="sgd",
+        lr=eta,
+        momentum=momentum,
+        nesterov=nesterov,
+        batch_size=m,
+        shuffle=False,
+        epochs=epochs,
+        n_iter_no_change=None,
+    )
     for l in range(1, net.L + 1):
         np.testing.assert_allclose(net.W[l], mlp.coefs_[l - 1].T, rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(net.b[l].ravel(), mlp.intercepts_[l - 1], rtol=1e-10, atol=1e-13)
@@ -96,8 +118,16 @@ def test_adam_training_equals_scikit_learn_mlp():
 
     X, Y = _data(n=80)
     net = dp.Network([4, 7, 1], seed=5)
-    mlp = MLPRegressor(hidden_layer_sizes=(7,), solver="adam", learning_rate_init=0.01,
-                       epsilon=0.5e-8, batch_size=20, alpha=0.0, shuffle=False, max_iter=1)
+    mlp = MLPRegressor(
+        hidden_layer_sizes=(7,),
+        solver="adam",
+        learning_rate_init=0.01,
+        epsilon=0.5e-8,
+        batch_size=20,
+        alpha=0.0,
+        shuffle=False,
+        max_iter=1,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(X.T, Y.ravel())
@@ -105,8 +135,17 @@ def test_adam_training_equals_scikit_learn_mlp():
         mlp.intercepts_ = [b.ravel().copy() for b in net.b]
         mlp.set_params(warm_start=True, max_iter=3)
         mlp.fit(X.T, Y.ravel())
-    fit(net, X, Y, lr=0.01, epsilon=1e-8, batch_size=20, shuffle=False, epochs=3,
-        n_iter_no_change=None)
+    fit(
+        net,
+        X,
+        Y,
+        lr=0.01,
+        epsilon=1e-8,
+        batch_size=20,
+        shuffle=False,
+        epochs=3,
+        n_iter_no_change=None,
+    )
     for l in range(1, net.L + 1):
         np.testing.assert_allclose(net.W[l], mlp.coefs_[l - 1].T, rtol=1e-9, atol=1e-12)
 
@@ -212,16 +251,34 @@ def test_adaptive_learning_rate_trace():
     # Same counting; each time the count passes 1 the rate is divided by 5 and the count reset:
     # rates used in epochs 1..7: eta, eta, eta, eta/5, eta/5, eta/25, eta/25.
     X, Y = _data()
-    hist = fit(dp.Network([4, 5, 1], seed=0), X, Y, optimizer="sgd", lr=0.01, epochs=7,
-               tol=1e6, n_iter_no_change=1, learning_rate="adaptive")
+    hist = fit(
+        dp.Network([4, 5, 1], seed=0),
+        X,
+        Y,
+        optimizer="sgd",
+        lr=0.01,
+        epochs=7,
+        tol=1e6,
+        n_iter_no_change=1,
+        learning_rate="adaptive",
+    )
     np.testing.assert_allclose(hist.lr, [0.01, 0.01, 0.01, 0.002, 0.002, 4e-4, 4e-4], rtol=1e-12)
     assert hist.stopped_reason == "max_epochs"
 
 
 def test_invscaling_learning_rate_trace():
     X, Y = _data(n=100)
-    hist = fit(dp.Network([4, 5, 1], seed=0), X, Y, optimizer="sgd", lr=0.1, epochs=4,
-               learning_rate="invscaling", power_t=0.5, n_iter_no_change=None)
+    hist = fit(
+        dp.Network([4, 5, 1], seed=0),
+        X,
+        Y,
+        optimizer="sgd",
+        lr=0.1,
+        epochs=4,
+        learning_rate="invscaling",
+        power_t=0.5,
+        n_iter_no_change=None,
+    )
     # epoch e runs with 0.1 / (t + 1)^0.5, t = 100 (e - 1) samples seen before it
     expected = [0.1] + [0.1 / math.sqrt(100 * e + 1) for e in (1, 2, 3)]
     np.testing.assert_allclose(hist.lr, expected, rtol=1e-14)
@@ -235,8 +292,18 @@ def test_early_stopping_restores_the_best_validation_weights():
     Yv = 0.3 * Xv[:1] + r.normal(size=(1, 40))
     net = dp.Network([5, 64, 1], seed=0)
     rec = Recorder()
-    hist = fit(net, X, Y, lr=0.01, epochs=300, early_stopping=True, validation_data=(Xv, Yv),
-               n_iter_no_change=5, tol=0.0, callbacks=[rec])
+    hist = fit(
+        net,
+        X,
+        Y,
+        lr=0.01,
+        epochs=300,
+        early_stopping=True,
+        validation_data=(Xv, Yv),
+        n_iter_no_change=5,
+        tol=0.0,
+        callbacks=[rec],
+    )
     best = int(np.argmax(hist.val_score)) + 1
     assert hist.stopped_reason == "early_stopping"
     assert hist.best_epoch == best
@@ -249,7 +316,9 @@ def test_early_stopping_restores_the_best_validation_weights():
     final = dp.Network([5, 64, 1], seed=0)
     for l in (1, 2):
         final.W[l], final.b[l] = rec.W[best - 1][l - 1], rec.b[best - 1][l - 1]
-    assert hist.val_score[best - 1] == pytest.approx(r2_score(Yv.ravel(), final.forward(Xv).ravel()))
+    assert hist.val_score[best - 1] == pytest.approx(
+        r2_score(Yv.ravel(), final.forward(Xv).ravel())
+    )
     assert len(hist.val_loss) == hist.n_iter
 
 

@@ -102,7 +102,7 @@ def resolve_dtype(xp: Any, dtype: Any) -> Any:
 
 
 def dtype_name(dtype: Any) -> str:
-    """"float32" for ``np.float32``, ``torch.float32``, ``"float32"`` and the like."""
+    """ "float32" for ``np.float32``, ``torch.float32``, ``"float32"`` and the like."""
     if isinstance(dtype, str):
         return dtype
     if isinstance(dtype, type) and issubclass(dtype, np.generic):

@@ -112,8 +112,9 @@ class Problem:
     b0: list[np.ndarray]
 
     @classmethod
-    def make(cls, sizes: Sequence[int], m: int, dtype: str, lr: float = 1e-3,
-             seed: int = 0) -> Problem:
+    def make(
+        cls, sizes: Sequence[int], m: int, dtype: str, lr: float = 1e-3, seed: int = 0
+    ) -> Problem:
         from .network import Network
 
         net = Network(sizes, dtype=dtype, seed=seed)
@@ -179,9 +180,17 @@ def sklearn_contender(p: Problem) -> Contender:
     # scikit-learn's squared error is half ours, J = (1/2m) Σ ||y − ŷ||², so its gradient is
     # half ours: a learning rate of 2 lr takes the same step.
     mlp = MLPRegressor(
-        hidden_layer_sizes=tuple(p.sizes[1:-1]), activation="relu", solver="sgd",
-        learning_rate="constant", learning_rate_init=2 * p.lr, momentum=0.0,
-        nesterovs_momentum=False, alpha=0.0, batch_size=p.m, shuffle=False, random_state=0,
+        hidden_layer_sizes=tuple(p.sizes[1:-1]),
+        activation="relu",
+        solver="sgd",
+        learning_rate="constant",
+        learning_rate_init=2 * p.lr,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        alpha=0.0,
+        batch_size=p.m,
+        shuffle=False,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -194,8 +203,9 @@ def sklearn_contender(p: Problem) -> Contender:
         mlp.partial_fit(X, y)
 
     def params() -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(np.array(c.T), np.array(i).reshape(-1, 1))
-                for c, i in zip(mlp.coefs_, mlp.intercepts_)]
+        return [
+            (np.array(c.T), np.array(i).reshape(-1, 1)) for c, i in zip(mlp.coefs_, mlp.intercepts_)
+        ]
 
     return Contender("sklearn", step, params, {"version": sklearn.__version__})
 
@@ -229,11 +239,14 @@ def torch_contender(p: Problem) -> Contender:
 
     def params() -> list[tuple[np.ndarray, np.ndarray]]:
         lins = [x for x in model if isinstance(x, torch.nn.Linear)]
-        return [(lin.weight.detach().numpy().copy(),
-                 lin.bias.detach().numpy().reshape(-1, 1).copy()) for lin in lins]
+        return [
+            (lin.weight.detach().numpy().copy(), lin.bias.detach().numpy().reshape(-1, 1).copy())
+            for lin in lins
+        ]
 
-    return Contender("torch", step, params,
-                     {"version": torch.__version__, "threads": torch.get_num_threads()})
+    return Contender(
+        "torch", step, params, {"version": torch.__version__, "threads": torch.get_num_threads()}
+    )
 
 
 def jax_contender(p: Problem) -> Contender:
@@ -268,8 +281,9 @@ def jax_contender(p: Problem) -> Contender:
     def params() -> list[tuple[np.ndarray, np.ndarray]]:
         return [(np.array(W), np.array(b)) for W, b in state["params"]]
 
-    return Contender("jax", step, params,
-                     {"version": jax.__version__, "backend": jax.default_backend()})
+    return Contender(
+        "jax", step, params, {"version": jax.__version__, "backend": jax.default_backend()}
+    )
 
 
 def floor_contender(p: Problem) -> Contender:
@@ -310,8 +324,9 @@ _MAKERS: dict[str, Callable[[Problem], Contender]] = {
 }
 
 
-def contenders(p: Problem, peers: Sequence[str] = PEERS, reference: bool = True,
-               floor: bool = True) -> tuple[list[Contender], dict[str, str]]:
+def contenders(
+    p: Problem, peers: Sequence[str] = PEERS, reference: bool = True, floor: bool = True
+) -> tuple[list[Contender], dict[str, str]]:
     """deltaprop, the reference path, the peers that import, the floor; and why any is missing."""
     out = [deltaprop_contender(p)]
     if reference:
@@ -345,8 +360,11 @@ def agreement(p: Problem, peers: Sequence[str] = PEERS) -> dict[str, float]:
 
     def moves(c: Contender) -> list[np.ndarray]:
         after = c.params()  # type: ignore[misc]
-        return [np.asarray(a, np.float64) - a0 for (W, b), (W0, b0) in zip(after, start)
-                for a, a0 in ((W, W0), (b, b0))]
+        return [
+            np.asarray(a, np.float64) - a0
+            for (W, b), (W0, b0) in zip(after, start)
+            for a, a0 in ((W, W0), (b, b0))
+        ]
 
     ours = moves(cs[0])
     out = {}
@@ -376,8 +394,13 @@ def _sample(step: Callable[[], Any], k: int) -> float:
             gc.enable()
 
 
-def time_contenders(cs: Sequence[Contender], repeats: int = 7, min_sample_s: float = 0.02,
-                    warmup_s: float = 0.05, pause_s: float = 0.0) -> dict[str, list[float]]:
+def time_contenders(
+    cs: Sequence[Contender],
+    repeats: int = 7,
+    min_sample_s: float = 0.02,
+    warmup_s: float = 0.05,
+    pause_s: float = 0.0,
+) -> dict[str, list[float]]:
     """Interleaved timing: ``{name: [seconds per step, one per round]}``.
 
     Each contender is warmed up (at least two steps and ``warmup_s``), then ``repeats``
@@ -399,7 +422,7 @@ def time_contenders(cs: Sequence[Contender], repeats: int = 7, min_sample_s: flo
     order = list(range(len(cs)))
     gc.collect()
     for r in range(repeats):
-        for i in order[r % len(cs):] + order[: r % len(cs)]:
+        for i in order[r % len(cs) :] + order[: r % len(cs)]:
             if pause_s:
                 time.sleep(pause_s)
             times[cs[i].name].append(_sample(cs[i].step, ks[i]))
@@ -411,7 +434,8 @@ def ratios(times: dict[str, list[float]], of: str = "deltaprop") -> dict[str, fl
     mine = times[of]
     return {
         name: statistics.median(a / b for a, b in zip(mine, t))
-        for name, t in times.items() if name != of
+        for name, t in times.items()
+        if name != of
     }
 
 
@@ -442,17 +466,30 @@ def step_memory(p: Problem, reference: bool = False, steps: int = 2) -> dict[str
 
     whole = peak(deltaprop_contender(p, reference=reference).step)
     grads = peak(deltaprop_contender(p, reference=reference, update=False).step)
-    return {"peak_bytes": whole, "budget_bytes": budget, "ratio": whole / budget,
-            "gradients_peak_bytes": grads, "gradients_ratio": grads / budget, **nb}
+    return {
+        "peak_bytes": whole,
+        "budget_bytes": budget,
+        "ratio": whole / budget,
+        "gradients_peak_bytes": grads,
+        "gradients_ratio": grads / budget,
+        **nb,
+    }
 
 
 # --- the benchmark --------------------------------------------------------------------------------
 
 
-def run(configs: Sequence[str] = ("tiny", "medium"), dtypes: Sequence[str] = DTYPES,
-        peers: Sequence[str] = PEERS, repeats: int = 7, min_sample_s: float = 0.02,
-        pause_s: float = 0.0, lr: float = 1e-3, memory: bool = True,
-        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run(
+    configs: Sequence[str] = ("tiny", "medium"),
+    dtypes: Sequence[str] = DTYPES,
+    peers: Sequence[str] = PEERS,
+    repeats: int = 7,
+    min_sample_s: float = 0.02,
+    pause_s: float = 0.0,
+    lr: float = 1e-3,
+    memory: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Time every contender on each (config, dtype) and check the targets.
 
     Parameters
@@ -492,10 +529,12 @@ def run(configs: Sequence[str] = ("tiny", "medium"), dtypes: Sequence[str] = DTY
             p = Problem.make(sizes, m, dt, lr=lr)
             cs, skip = contenders(p, peers)
             skipped.update(skip)
-            times = time_contenders(cs, repeats=repeats, min_sample_s=min_sample_s,
-                                    pause_s=pause_s)
+            times = time_contenders(cs, repeats=repeats, min_sample_s=min_sample_s, pause_s=pause_s)
             entry: dict[str, Any] = {
-                "config": name, "sizes": sizes, "m": m, "dtype": dt,
+                "config": name,
+                "sizes": sizes,
+                "m": m,
+                "dtype": dt,
                 "median_s": {k: statistics.median(v) for k, v in times.items()},
                 "ratios": ratios(times),
                 "samples_s": times,
@@ -511,8 +550,13 @@ def run(configs: Sequence[str] = ("tiny", "medium"), dtypes: Sequence[str] = DTY
             del cs
     out = {
         "machine": machine(),
-        "settings": {"repeats": repeats, "min_sample_s": min_sample_s, "pause_s": pause_s,
-                     "lr": lr, "step": "forward, backward, SGD update (momentum 0)"},
+        "settings": {
+            "repeats": repeats,
+            "min_sample_s": min_sample_s,
+            "pause_s": pause_s,
+            "lr": lr,
+            "step": "forward, backward, SGD update (momentum 0)",
+        },
         "load_average": {"before": load_before, "after": _loadavg()},
         "wall_s": time.perf_counter() - t_start,
         "results": results,
@@ -531,15 +575,33 @@ def _targets(entry: dict[str, Any]) -> list[dict[str, Any]]:
         if peers:
             # the fastest peer has the smallest time, so deltaprop / it is the largest ratio
             fastest = max(peers, key=lambda k: peers[k])
-            out.append({"name": f"deltaprop / fastest peer ({fastest})", "value": peers[fastest],
-                        "limit": limit, "met": peers[fastest] <= limit})
+            out.append(
+                {
+                    "name": f"deltaprop / fastest peer ({fastest})",
+                    "value": peers[fastest],
+                    "limit": limit,
+                    "met": peers[fastest] <= limit,
+                }
+            )
     elif kind in r:
-        out.append({"name": f"deltaprop / {kind}", "value": r[kind], "limit": limit,
-                    "met": r[kind] <= limit})
+        out.append(
+            {
+                "name": f"deltaprop / {kind}",
+                "value": r[kind],
+                "limit": limit,
+                "met": r[kind] <= limit,
+            }
+        )
     if "memory" in entry:
         v = entry["memory"]["ratio"]
-        out.append({"name": "peak memory / (params + grads + Z + A)", "value": v,
-                    "limit": MEMORY_TARGET, "met": v <= MEMORY_TARGET})
+        out.append(
+            {
+                "name": "peak memory / (params + grads + Z + A)",
+                "value": v,
+                "limit": MEMORY_TARGET,
+                "met": v <= MEMORY_TARGET,
+            }
+        )
     return out
 
 
@@ -568,14 +630,32 @@ def machine() -> dict[str, Any]:
         if mod in sys.modules:
             versions[mod] = getattr(sys.modules[mod], "__version__", "?")
     blas = [
-        {k: d.get(k) for k in ("user_api", "internal_api", "prefix", "version",
-                                "architecture", "threading_layer", "num_threads", "filepath")}
+        {
+            k: d.get(k)
+            for k in (
+                "user_api",
+                "internal_api",
+                "prefix",
+                "version",
+                "architecture",
+                "threading_layer",
+                "num_threads",
+                "filepath",
+            )
+        }
         for d in threadpoolctl.threadpool_info()
     ]
     numpy_blas = next((b for b in blas if "numpy" in str(b.get("filepath", ""))), None)
-    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                          "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                          "MKL_NUM_THREADS")}
+    env = {
+        k: os.environ.get(k)
+        for k in (
+            "OPENBLAS_CORETYPE",
+            "OPENBLAS_L2_SIZE",
+            "OPENBLAS_NUM_THREADS",
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+        )
+    }
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -590,10 +670,16 @@ def machine() -> dict[str, Any]:
 # --- scaling --------------------------------------------------------------------------------
 
 
-def scaling(depths: Sequence[int] = (2, 4, 8, 16, 32), batches: Sequence[int] = (
-        32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), width: int = 256, m: int = 256,
-        depth: int = 4, dtype: str = "float32", repeats: int = 5,
-        min_sample_s: float = 0.02) -> dict[str, Any]:
+def scaling(
+    depths: Sequence[int] = (2, 4, 8, 16, 32),
+    batches: Sequence[int] = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
+    width: int = 256,
+    m: int = 256,
+    depth: int = 4,
+    dtype: str = "float32",
+    repeats: int = 5,
+    min_sample_s: float = 0.02,
+) -> dict[str, Any]:
     """Time per step against depth and against batch width, forward and backward apart.
 
     Depth series: widths ``[width] * L + [1]`` (L − 1 hidden layers and one output) for L in
@@ -610,8 +696,7 @@ def scaling(depths: Sequence[int] = (2, 4, 8, 16, 32), batches: Sequence[int] = 
     points += [("batch", [width] * depth + [1], mb, mb) for mb in batches]
     for kind, sizes, mb, x in points:
         p = Problem.make(sizes, mb, dtype)
-        series[kind].append({"x": x, "sizes": sizes, "m": mb, **_phases(p, repeats,
-                                                                         min_sample_s)})
+        series[kind].append({"x": x, "sizes": sizes, "m": mb, **_phases(p, repeats, min_sample_s)})
     for kind in ("depth", "batch"):
         xs = np.array([pt["x"] for pt in series[kind]], float)
         ys = np.array([pt["step_s"] for pt in series[kind]], float)
@@ -649,22 +734,28 @@ def _phases(p: Problem, repeats: int, min_sample_s: float) -> dict[str, Any]:
         for l in range(1, L + 1):
             np.matmul(net.W[l], A[l - 1], out=Zf[l - 1])
 
-    cs = [Contender("step", step), Contender("gradients", grads),
-          Contender("forward", forward), Contender("floor", floor.step),
-          Contender("floor_forward", floor_forward)]
+    cs = [
+        Contender("step", step),
+        Contender("gradients", grads),
+        Contender("forward", forward),
+        Contender("floor", floor.step),
+        Contender("floor_forward", floor_forward),
+    ]
     times = time_contenders(cs, repeats=repeats, min_sample_s=min_sample_s)
     med = {k: statistics.median(v) for k, v in times.items()}
     flops = p.flops
     fwd, back = med["forward"], med["gradients"] - med["forward"]
     ffwd, fback = med["floor_forward"], med["floor"] - med["floor_forward"]
     return {
-        "step_s": med["step"], "gradients_s": med["gradients"], "forward_s": fwd,
-        "backward_s": back, "floor_s": med["floor"],
+        "step_s": med["step"],
+        "gradients_s": med["gradients"],
+        "forward_s": fwd,
+        "backward_s": back,
+        "floor_s": med["floor"],
         "backward_over_forward": back / fwd,
         "floor_backward_over_forward": fback / ffwd,
         "flop_ratio": flops["backward"] / flops["forward"],
-        "step_over_floor": statistics.median(
-            a / b for a, b in zip(times["step"], times["floor"])),
+        "step_over_floor": statistics.median(a / b for a, b in zip(times["step"], times["floor"])),
         "gflops": (flops["forward"] + flops["backward"]) / med["step"] / 1e9,
     }
 

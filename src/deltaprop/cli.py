@@ -67,7 +67,10 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", help="Show the version and exit.", callback=_version_callback,
+        False,
+        "--version",
+        help="Show the version and exit.",
+        callback=_version_callback,
         is_eager=True,
     ),
 ) -> None:
@@ -115,7 +118,9 @@ def gradcheck_command(
         table.add_column("checked", justify="right")
         for r in report.layers:
             table.add_row(
-                str(r.layer), f"{r.max_rel_error_W:.2e}", f"{r.max_rel_error_b:.2e}",
+                str(r.layer),
+                f"{r.max_rel_error_W:.2e}",
+                f"{r.max_rel_error_b:.2e}",
                 str(r.n_checked),
             )
         console.print(table)
@@ -128,8 +133,15 @@ def gradcheck_command(
 # --- train / predict / evaluate (issue 4) -------------------------------------------------------
 # [cli:train]
 _TRAIN_DEFAULTS: dict[str, Any] = {
-    "data": "diabetes", "target": None, "hidden": "64,64", "epochs": 200, "lr": 1e-3,
-    "optimizer": "adam", "batch_size": 32, "seed": 0, "patience": 20,
+    "data": "diabetes",
+    "target": None,
+    "hidden": "64,64",
+    "epochs": 200,
+    "lr": 1e-3,
+    "optimizer": "adam",
+    "batch_size": 32,
+    "seed": 0,
+    "patience": 20,
 }
 
 
@@ -138,8 +150,10 @@ def _finite_or_none(x: float) -> float | None:
 
 
 def _metrics_json(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: _metrics_json(v) if isinstance(v, dict) else _finite_or_none(v)
-            for k, v in metrics.items()}
+    return {
+        k: _metrics_json(v) if isinstance(v, dict) else _finite_or_none(v)
+        for k, v in metrics.items()
+    }
 
 
 def _metric_cells(metrics: dict[str, float]) -> list[str]:
@@ -158,8 +172,12 @@ def _train_settings(given: dict[str, Any]) -> dict[str, Any]:
     """The run's settings from the options given (None: the default), checked."""
     s = {k: _TRAIN_DEFAULTS[k] if v is None else v for k, v in given.items()}
     s["hidden"] = parse_int_list(s["hidden"], "--hidden")
-    for option, key, minimum in (("--epochs", "epochs", 1), ("--batch-size", "batch_size", 1),
-                                 ("--seed", "seed", 0), ("--patience", "patience", 0)):
+    for option, key, minimum in (
+        ("--epochs", "epochs", 1),
+        ("--batch-size", "batch_size", 1),
+        ("--seed", "seed", 0),
+        ("--patience", "patience", 0),
+    ):
         if s[key] < minimum:
             raise UserError(f"{option} must be >= {minimum}; got {s[key]}")
     if not 0 < s["lr"] < float("inf"):
@@ -178,8 +196,10 @@ def _resume_settings(saved: dict[str, Any], given: dict[str, Any], ckpt: str) ->
         option = "--" + key.replace("_", "-")
         if key == "epochs":
             if value < saved["epochs"]:
-                raise UserError(f"--epochs {value} is fewer than the {saved['epochs']} the run "
-                                f"in {ckpt} was started with")
+                raise UserError(
+                    f"--epochs {value} is fewer than the {saved['epochs']} the run "
+                    f"in {ckpt} was started with"
+                )
             settings["epochs"] = value
             continue
         if key == "hidden":
@@ -189,8 +209,10 @@ def _resume_settings(saved: dict[str, Any], given: dict[str, Any], ckpt: str) ->
         elif key == "data" and saved.get("data_sha256"):
             value = str(os.path.abspath(value))
         if value != saved.get(key):
-            raise UserError(f"{option} {given[key]} differs from the checkpoint's {saved.get(key)}"
-                            f" ({ckpt}); leave {option} out to resume")
+            raise UserError(
+                f"{option} {given[key]} differs from the checkpoint's {saved.get(key)}"
+                f" ({ckpt}); leave {option} out to resume"
+            )
     return settings
 
 
@@ -202,42 +224,62 @@ class _EpochProgress:
 
     def on_epoch_end(self, state: Any, net: Any) -> None:
         h = state.history
-        self.progress.update(self.task, completed=state.epoch, loss=h.loss[-1],
-                             val=h.val_loss[-1] if h.val_loss else float("nan"))
+        self.progress.update(
+            self.task,
+            completed=state.epoch,
+            loss=h.loss[-1],
+            val=h.val_loss[-1] if h.val_loss else float("nan"),
+        )
 
 
 @app.command("train")
 def train_command(
     data: str = typer.Option(
-        None, help="Bundled data set (diabetes, friedman1) or a CSV file. [default: diabetes]"),
+        None, help="Bundled data set (diabetes, friedman1) or a CSV file. [default: diabetes]"
+    ),
     target: str = typer.Option(
-        None, help="Target column(s) of a CSV file, comma-separated. [default: the last column]"),
+        None, help="Target column(s) of a CSV file, comma-separated. [default: the last column]"
+    ),
     hidden: str = typer.Option(None, help="Hidden layer widths. [default: 64,64]"),
     epochs: int = typer.Option(None, help="Most epochs to train. [default: 200]"),
     lr: float = typer.Option(None, help="Learning rate. [default: 0.001]"),
-    optimizer: str = typer.Option(None, help="sgd (Nesterov momentum 0.9) or adam. "
-                                             "[default: adam]"),
-    batch_size: int = typer.Option(None, "--batch-size", help="Samples per mini-batch. "
-                                                              "[default: 32]"),
-    seed: int = typer.Option(None, help="Seeds the split, the weights and the shuffling. "
-                                        "[default: 0]"),
+    optimizer: str = typer.Option(
+        None, help="sgd (Nesterov momentum 0.9) or adam. [default: adam]"
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="Samples per mini-batch. [default: 32]"
+    ),
+    seed: int = typer.Option(
+        None, help="Seeds the split, the weights and the shuffling. [default: 0]"
+    ),
     patience: int = typer.Option(
-        None, help="Stop after this many epochs without a better validation R² and keep the "
-                   "best epoch's weights; 0 never stops early. [default: 20]"),
-    out: str = typer.Option("deltaprop-run", help="Folder for model.safetensors, loss.png, "
-                                                 "gradients.png and checkpoint.safetensors."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run whose checkpoint is "
-                                                        "in --out, with its settings."),
+        None,
+        help="Stop after this many epochs without a better validation R² and keep the "
+        "best epoch's weights; 0 never stops early. [default: 20]",
+    ),
+    out: str = typer.Option(
+        "deltaprop-run",
+        help="Folder for model.safetensors, loss.png, gradients.png and checkpoint.safetensors.",
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run whose checkpoint is in --out, with its settings."
+    ),
     checkpoint_every: int = typer.Option(
-        10, "--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write loss.png and "
-                                                               "gradients.png."),
+        10, "--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."
+    ),
+    plots: bool = typer.Option(
+        True, "--plots/--no-plots", help="Write loss.png and gradients.png."
+    ),
     scheduler: str = typer.Option(
-        None, "--scheduler", help="Train full-batch on a Dask cluster: its scheduler's ADDRESS "
-                                  "(tcp://host:8786), or 'local' for a LocalCluster of 2 "
-                                  "workers (one gradient over all samples per epoch)."),
-    as_json: bool = typer.Option(False, "--json", help="Print metrics and paths as JSON, no "
-                                                       "progress bar."),
+        None,
+        "--scheduler",
+        help="Train full-batch on a Dask cluster: its scheduler's ADDRESS "
+        "(tcp://host:8786), or 'local' for a LocalCluster of 2 "
+        "workers (one gradient over all samples per epoch).",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print metrics and paths as JSON, no progress bar."
+    ),
 ) -> None:
     """Train the exercise's network (ReLU hidden, identity output, MSE) and report held-out metrics.
 
@@ -263,9 +305,17 @@ def train_command(
     from .plots import plot_gradients, plot_loss
     from .training import TrainingInterrupted, TrainState, fit
 
-    given = {"data": data, "target": target, "hidden": hidden, "epochs": epochs, "lr": lr,
-             "optimizer": optimizer, "batch_size": batch_size, "seed": seed,
-             "patience": patience}
+    given = {
+        "data": data,
+        "target": target,
+        "hidden": hidden,
+        "epochs": epochs,
+        "lr": lr,
+        "optimizer": optimizer,
+        "batch_size": batch_size,
+        "seed": seed,
+        "patience": patience,
+    }
     if checkpoint_every < 1:
         raise UserError(f"--checkpoint-every must be >= 1; got {checkpoint_every}")
     ckpt_path = os.path.join(out, "checkpoint.safetensors")
@@ -277,8 +327,10 @@ def train_command(
         settings = _resume_settings(ckpt.settings, given, ckpt_path)
         net, state, std = ckpt.model.net, ckpt.state, ckpt.model.standardization
         if state.finished and settings["epochs"] != ckpt.settings["epochs"]:
-            raise UserError(f"the run in {out} already finished ({state.history.stopped_reason} "
-                            f"after epoch {state.epoch}); start a new run for more epochs")
+            raise UserError(
+                f"the run in {out} already finished ({state.history.stopped_reason} "
+                f"after epoch {state.epoch}); start a new run for more epochs"
+            )
     else:
         settings = _train_settings(given)
     dataset = load_data(settings["data"], settings["target"])
@@ -288,19 +340,25 @@ def train_command(
         settings["data_sha256"] = _file_sha256(settings["data"]) if is_file else None
         settings["target"] = dataset.target_names
     elif settings.get("data_sha256") and _file_sha256(settings["data"]) != settings["data_sha256"]:
-        raise UserError(f"{settings['data']} has changed since the checkpoint in {out} was "
-                        f"written; resuming needs the same data")
+        raise UserError(
+            f"{settings['data']} has changed since the checkpoint in {out} was "
+            f"written; resuming needs the same data"
+        )
     settings["checkpoint_every"] = checkpoint_every
     parts = split(dataset, seed=settings["seed"])
     if std is None:
-        std = Standardization.fit(*parts.train, feature_names=dataset.feature_names,
-                                  target_names=dataset.target_names)
+        std = Standardization.fit(
+            *parts.train, feature_names=dataset.feature_names, target_names=dataset.target_names
+        )
     if net is None:
         n_0, n_L = dataset.X.shape[0], dataset.Y.shape[0]
         net = Network([n_0, *settings["hidden"], n_L], seed=settings["seed"])
         state = TrainState()
-    names = {"standardization": std, "feature_names": dataset.feature_names,
-             "target_names": dataset.target_names}
+    names = {
+        "standardization": std,
+        "feature_names": dataset.feature_names,
+        "target_names": dataset.target_names,
+    }
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as e:  # a file of that name, or a parent that is not a folder
@@ -308,14 +366,25 @@ def train_command(
 
     X_train, Y_train = std.transform_X(parts.train[0]), std.transform_Y(parts.train[1])
     validation = std.transform_X(parts.validation[0]), std.transform_Y(parts.validation[1])
-    callbacks: list[Any] = [CheckpointEvery(ckpt_path, checkpoint_every, settings=settings,
-                                            **names)]
-    progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("cost {task.fields[loss]:.4g}  validation "
-                                   "{task.fields[val]:.4g}"),
-                        TimeElapsedColumn(), console=console, disable=as_json)
-    task = progress.add_task("train", total=settings["epochs"], loss=float("nan"),
-                             val=float("nan"), completed=state.epoch)
+    callbacks: list[Any] = [
+        CheckpointEvery(ckpt_path, checkpoint_every, settings=settings, **names)
+    ]
+    progress = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("cost {task.fields[loss]:.4g}  validation {task.fields[val]:.4g}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+    )
+    task = progress.add_task(
+        "train",
+        total=settings["epochs"],
+        loss=float("nan"),
+        val=float("nan"),
+        completed=state.epoch,
+    )
     callbacks.append(_EpochProgress(progress, task))
     if scheduler is not None:  # the same fit, full-batch on Dask (deltaprop.distributed)
         from .distributed import as_dask, start_client
@@ -327,17 +396,28 @@ def train_command(
     try:
         with progress:
             if not state.finished:
-                fit(net, X_train, Y_train, optimizer=settings["optimizer"], lr=settings["lr"],
-                    epochs=settings["epochs"], batch_size=settings["batch_size"],
-                    seed=settings["seed"], early_stopping=settings["patience"] > 0,
-                    validation_data=validation, n_iter_no_change=settings["patience"] or None,
-                    callbacks=callbacks, state=state)  # updates state in place
+                fit(
+                    net,
+                    X_train,
+                    Y_train,
+                    optimizer=settings["optimizer"],
+                    lr=settings["lr"],
+                    epochs=settings["epochs"],
+                    batch_size=settings["batch_size"],
+                    seed=settings["seed"],
+                    early_stopping=settings["patience"] > 0,
+                    validation_data=validation,
+                    n_iter_no_change=settings["patience"] or None,
+                    callbacks=callbacks,
+                    state=state,
+                )  # updates state in place
     except TrainingInterrupted as e:
         save_checkpoint(ckpt_path, net, e.state, settings=settings, **names)
         sys.stderr.write(
             f"deltaprop: interrupted during epoch {e.state.epoch + 1}; saved the run as it was "
             f"after epoch {e.state.epoch} to {ckpt_path}\n"
-            f"resume with: deltaprop train --out {out} --resume\n")
+            f"resume with: deltaprop train --out {out} --resume\n"
+        )
         raise typer.Exit(130) from None
     seconds = time.perf_counter() - started
     save_checkpoint(ckpt_path, net, state, settings=settings, **names)
@@ -351,24 +431,37 @@ def train_command(
         metrics[part]["m"] = Y.shape[1]
     history = state.history
     files = {"model": os.path.join(out, "model.safetensors"), "checkpoint": ckpt_path}
-    save(net, files["model"], metadata={"settings": settings, "metrics": _metrics_json(metrics)},
-         **names)
+    save(
+        net,
+        files["model"],
+        metadata={"settings": settings, "metrics": _metrics_json(metrics)},
+        **names,
+    )
     if plots:
         files["loss_plot"] = str(plot_loss(history, os.path.join(out, "loss.png")))
         files["gradients_plot"] = str(plot_gradients(history, os.path.join(out, "gradients.png")))
-    summary = {"epochs": history.n_iter, "best_epoch": history.best_epoch,
-               "stopped_reason": history.stopped_reason, "seconds": seconds,
-               "sizes": net.sizes, "data": settings["data"], "metrics": _metrics_json(metrics),
-               "files": files}
+    summary = {
+        "epochs": history.n_iter,
+        "best_epoch": history.best_epoch,
+        "stopped_reason": history.stopped_reason,
+        "seconds": seconds,
+        "sizes": net.sizes,
+        "data": settings["data"],
+        "metrics": _metrics_json(metrics),
+        "files": files,
+    }
     if as_json:
         emit_json(summary)
         return
     table = Table(
-        title=escape(f"{settings['data']}: sizes {net.sizes}, {settings['optimizer']} lr "
-                     f"{settings['lr']:g}, {history.n_iter} epochs ({history.stopped_reason}, "
-                     f"best epoch {history.best_epoch}), {seconds:.1f} s"),
+        title=escape(
+            f"{settings['data']}: sizes {net.sizes}, {settings['optimizer']} lr "
+            f"{settings['lr']:g}, {history.n_iter} epochs ({history.stopped_reason}, "
+            f"best epoch {history.best_epoch}), {seconds:.1f} s"
+        ),
         caption="baseline: always predict the training targets' mean",
-        box=box.SIMPLE_HEAD, show_edge=False,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
     )
     for name in ("split", "m", "R²", "RMSE", "MAE", "baseline R²", "RMSE", "MAE"):
         table.add_column(name, justify="right")
@@ -387,18 +480,24 @@ def _bundled_data_sets() -> tuple[str, ...]:
 
 def _model_columns(model: Any, model_path: str) -> list[str]:
     if model.feature_names is None:
-        raise UserError(f"{model_path} stores no feature names, so its input columns cannot be "
-                        f"found by name (save it with feature_names=[...])")
+        raise UserError(
+            f"{model_path} stores no feature names, so its input columns cannot be "
+            f"found by name (save it with feature_names=[...])"
+        )
     return model.feature_names
 
 
 @app.command("predict")
 def predict_command(
     model: str = typer.Option(..., "--model", help="A model file written by deltaprop train."),
-    data: str = typer.Option(..., "--data", help="CSV file (or bundled data set) holding the "
-                                                "model's input columns, by name."),
-    out: str = typer.Option(None, "--out", help="Write the predictions to this CSV file "
-                                                "(default: print them)."),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        help="CSV file (or bundled data set) holding the model's input columns, by name.",
+    ),
+    out: str = typer.Option(
+        None, "--out", help="Write the predictions to this CSV file (default: print them)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
 ) -> None:
     """Predict with a saved model: one output row per data row, in the targets' units."""
@@ -413,8 +512,16 @@ def predict_command(
     if out:
         write_atomic(out, text.encode())
     if as_json:
-        emit_json({"model": model, "data": data, "m": Y.shape[1], "target_names": names,
-                   "predictions": Y.T.tolist(), "out": out})
+        emit_json(
+            {
+                "model": model,
+                "data": data,
+                "m": Y.shape[1],
+                "target_names": names,
+                "predictions": Y.T.tolist(),
+                "out": out,
+            }
+        )
     elif out:
         console.print(f"wrote {Y.shape[1]} predictions of {', '.join(names)} to {out}")
     else:
@@ -424,10 +531,14 @@ def predict_command(
 @app.command("evaluate")
 def evaluate_command(
     model: str = typer.Option(..., "--model", help="A model file written by deltaprop train."),
-    data: str = typer.Option(..., "--data", help="CSV file (or bundled data set) with the "
-                                                "model's input columns and the target(s)."),
-    target: str = typer.Option(None, help="Target column(s), comma-separated. "
-                                          "[default: the model's target names]"),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        help="CSV file (or bundled data set) with the model's input columns and the target(s).",
+    ),
+    target: str = typer.Option(
+        None, help="Target column(s), comma-separated. [default: the model's target names]"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """R², RMSE and MAE of a saved model on labelled data, beside predicting the training mean."""
@@ -442,8 +553,10 @@ def evaluate_command(
         raise UserError(f"--target is needed: {model} stores no target names")
     dataset = load_data(data, targets, features=_model_columns(m, model))
     if dataset.Y.shape[0] != m.net.sizes[-1]:
-        raise UserError(f"--target names {dataset.Y.shape[0]} column(s) but the model has "
-                        f"{m.net.sizes[-1]} output(s)")
+        raise UserError(
+            f"--target names {dataset.Y.shape[0]} column(s) but the model has "
+            f"{m.net.sizes[-1]} output(s)"
+        )
     metrics = regression_metrics(dataset.Y, m.predict(dataset.X))
     std = m.standardization
     if std is not None and std.y_mean is not None:  # the training targets' mean
@@ -451,12 +564,22 @@ def evaluate_command(
         metrics["baseline"] = regression_metrics(dataset.Y, mean)
     metrics["m"] = dataset.Y.shape[1]
     if as_json:
-        emit_json({"model": model, "data": data, "target_names": dataset.target_names,
-                   "metrics": _metrics_json(metrics)})
+        emit_json(
+            {
+                "model": model,
+                "data": data,
+                "target_names": dataset.target_names,
+                "metrics": _metrics_json(metrics),
+            }
+        )
         return
-    table = Table(title=escape(f"{model} on {data}: {metrics['m']} samples, target "
-                               f"{', '.join(dataset.target_names)}"),
-                  box=box.SIMPLE_HEAD, show_edge=False)
+    table = Table(
+        title=escape(
+            f"{model} on {data}: {metrics['m']} samples, target {', '.join(dataset.target_names)}"
+        ),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
     for name in ("", "R²", "RMSE", "MAE"):
         table.add_column(name, justify="right")
     table.add_row("model", *_metric_cells(metrics))
@@ -515,11 +638,23 @@ def blowup_command(
         return
     fam = FAMILIES[family]
     table = Table(
-        title=escape(f"{family}: {fam.formula}"), box=box.SIMPLE_HEAD, padding=0,
+        title=escape(f"{family}: {fam.formula}"),
+        box=box.SIMPLE_HEAD,
+        padding=0,
         show_edge=False,
     )
-    for name in ("depth", "#paths", "backprop\nops", "\ntime", "naive\nops", "\ntime",
-                 "paths\nops", "\ntime", "naive/bp\nops", "\ntime"):
+    for name in (
+        "depth",
+        "#paths",
+        "backprop\nops",
+        "\ntime",
+        "naive\nops",
+        "\ntime",
+        "paths\nops",
+        "\ntime",
+        "naive/bp\nops",
+        "\ntime",
+    ):
         table.add_column(name, justify="right")
     for r in rows:
         star = "*" if r.naive.extrapolated else ""
@@ -537,6 +672,7 @@ def blowup_command(
     )
     if plot:
         console.print(f"wrote {plot}")
+
 
 # --- derive (issue 5) ---------------------------------------------------------------------------
 @app.command("derive")
@@ -566,15 +702,18 @@ def derive_command(
     try:
         from . import symbolic
     except ImportError as e:
-        sys.stderr.write(f"deltaprop: error: derive --check needs SymPy ({e}); "
-                         "install it with: pip install 'deltaprop[symbolic]'\n")
+        sys.stderr.write(
+            f"deltaprop: error: derive --check needs SymPy ({e}); "
+            "install it with: pip install 'deltaprop[symbolic]'\n"
+        )
         raise typer.Exit(1) from None
 
     def show(c: Any) -> None:
         if not as_json:
             mark = "[green]equal[/green]" if c.equal else "[red]NOT EQUAL[/red]"
-            console.print(f"{mark}  {c.seconds:6.2f} s  {escape(c.name)}", highlight=False,
-                          soft_wrap=True)
+            console.print(
+                f"{mark}  {c.seconds:6.2f} s  {escape(c.name)}", highlight=False, soft_wrap=True
+            )
 
     checks = symbolic.run_checks(quick=quick, progress=show)
     depth = symbolic.CHAIN_DEPTH_QUICK if quick else symbolic.CHAIN_DEPTH_FULL
@@ -628,17 +767,30 @@ def bench_command(
     def progress(line: str) -> None:
         sys.stderr.write(f"bench: {line}\n")
 
-    result = _bench.run(config_names, dtype_names, peer_names, repeats=repeats,
-                        min_sample_s=min_sample_ms / 1e3, memory=memory, progress=progress)
+    result = _bench.run(
+        config_names,
+        dtype_names,
+        peer_names,
+        repeats=repeats,
+        min_sample_s=min_sample_ms / 1e3,
+        memory=memory,
+        progress=progress,
+    )
     if as_json:
         emit_json(result)
         return
     headers, rows = _bench.table(result)
-    table = Table(title="one training step: deltaprop's time / each other's (medians)",
-                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table = Table(
+        title="one training step: deltaprop's time / each other's (medians)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for h in headers:
-        table.add_column(h, justify="left" if h in ("config", "dtype", "targets") else "right",
-                         no_wrap=True)
+        table.add_column(
+            h, justify="left" if h in ("config", "dtype", "targets") else "right", no_wrap=True
+        )
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -648,13 +800,18 @@ def bench_command(
         f"{b.get('internal_api')} {b.get('version')}, {b.get('architecture')} kernels, "
         f"{b.get('num_threads')} threads; load average before/after "
         f"{result['load_average']['before']} / {result['load_average']['after']}",
-        markup=False, highlight=False,
+        markup=False,
+        highlight=False,
     )
     for r in result["results"]:
         for t in r["targets"]:
             if not t["met"]:
-                console.print(f"missed: {r['config']} {r['dtype']}: {t['name']} = "
-                              f"{t['value']:.2f} > {t['limit']:g}", markup=False, highlight=False)
+                console.print(
+                    f"missed: {r['config']} {r['dtype']}: {t['name']} = "
+                    f"{t['value']:.2f} > {t['limit']:g}",
+                    markup=False,
+                    highlight=False,
+                )
     for name, why in result["skipped"].items():
         console.print(f"skipped {name}: {why}", markup=False, highlight=False)
 

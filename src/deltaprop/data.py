@@ -224,8 +224,10 @@ def _not_utf8(path: Path) -> str:
     except UnicodeDecodeError as e:
         at = skip + e.start
         line = raw.count(b"\n", 0, at) + 1
-        return (f"{path}, line {line}: not a UTF-8 text file ({e.reason}: byte 0x{raw[at]:02x} "
-                f"at offset {at}); save it as UTF-8")
+        return (
+            f"{path}, line {line}: not a UTF-8 text file ({e.reason}: byte 0x{raw[at]:02x} "
+            f"at offset {at}); save it as UTF-8"
+        )
     return f"{path}: not a UTF-8 text file"
 
 
@@ -344,15 +346,17 @@ def _numeric(values: Any, name: str, labels: list[str], source: str) -> np.ndarr
                 f"{source}, {labels[i]}, column {name!r}: non-numeric value {shown}"
             ) from None
         if not math.isfinite(value):
-            raise ValueError(f"{source}, {labels[i]}, column {name!r}: non-finite value {shown} "
-                             f"(float64 holds magnitudes up to about 1.8e308)")
+            raise ValueError(
+                f"{source}, {labels[i]}, column {name!r}: non-finite value {shown} "
+                f"(float64 holds magnitudes up to about 1.8e308)"
+            )
     raise AssertionError("unreachable: a column that failed conversion has a bad cell")
 
 
 def _short(value: Any, limit: int = 80) -> str:
     """``repr(value)`` cut to ``limit`` characters, so that a message stays one short line."""
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def format_csv(names: Sequence[str], Y: Any) -> str:
@@ -385,8 +389,10 @@ def split(
     """
     if data.Y is None:
         raise ValueError(f"{data.source}: splitting needs targets; the data set has none")
-    for name, value in (("test_fraction", test_fraction),
-                        ("validation_fraction", validation_fraction)):
+    for name, value in (
+        ("test_fraction", test_fraction),
+        ("validation_fraction", validation_fraction),
+    ):
         if not 0.0 < value < 1.0:
             raise ValueError(f"{name} must be between 0 and 1; got {value!r}")
     if test_fraction + validation_fraction >= 1.0:
@@ -398,10 +404,12 @@ def split(
     n_test = max(1, round(test_fraction * m))
     n_val = max(1, round(validation_fraction * m))
     if m - n_test - n_val < 1:
-        raise ValueError(f"{data.source}: {m} sample(s) are too few to split into train, "
-                         f"validation and test parts (at least 3 are needed)")
+        raise ValueError(
+            f"{data.source}: {m} sample(s) are too few to split into train, "
+            f"validation and test parts (at least 3 are needed)"
+        )
     order = np.random.default_rng(seed).permutation(m)
-    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
 
     def part(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         idx = np.sort(idx)
@@ -420,11 +428,15 @@ def regression_metrics(Y: Any, A: Any) -> dict[str, float]:
 
     Y_rows, A_rows = np.asarray(Y, dtype=np.float64).T, np.asarray(A, dtype=np.float64).T
     if Y_rows.shape != A_rows.shape:
-        raise ValueError(f"Y and A must have the same shape (n_L, m); got {Y_rows.T.shape} "
-                         f"and {A_rows.T.shape}")
+        raise ValueError(
+            f"Y and A must have the same shape (n_L, m); got {Y_rows.T.shape} and {A_rows.T.shape}"
+        )
     r2 = float(r2_score(Y_rows, A_rows)) if Y_rows.shape[0] >= 2 else float("nan")
-    return {"r2": r2, "rmse": float(root_mean_squared_error(Y_rows, A_rows)),
-            "mae": float(mean_absolute_error(Y_rows, A_rows))}
+    return {
+        "r2": r2,
+        "rmse": float(root_mean_squared_error(Y_rows, A_rows)),
+        "mae": float(mean_absolute_error(Y_rows, A_rows)),
+    }
 
 
 def _scaler(X: Any, names: Sequence[str] | None, param: str) -> Any:
@@ -505,11 +517,16 @@ class Standardization:
 
     def to_dict(self) -> dict[str, list[float] | None]:
         """Plain lists for JSON (floats round-trip exactly through Python's ``json``)."""
+
         def listed(a: np.ndarray | None) -> list[float] | None:
             return None if a is None else [float(v) for v in a]
 
-        return {"x_mean": listed(self.x_mean), "x_scale": listed(self.x_scale),
-                "y_mean": listed(self.y_mean), "y_scale": listed(self.y_scale)}
+        return {
+            "x_mean": listed(self.x_mean),
+            "x_scale": listed(self.x_scale),
+            "y_mean": listed(self.y_mean),
+            "y_scale": listed(self.y_scale),
+        }
 
     @classmethod
     def from_dict(cls, d: Any, n_0: int, n_L: int) -> Standardization:
@@ -526,19 +543,21 @@ class Standardization:
             if v is None and key.startswith("y"):
                 out[key] = None
                 continue
-            if (not isinstance(v, list) or len(v) != n
-                    or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
-                               for t in v)):
-                raise ValueError(f"standardization.{key} must be a list of {n} numbers; got "
-                                 f"{_short(v)}")
+            if (
+                not isinstance(v, list)
+                or len(v) != n
+                or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in v)
+            ):
+                raise ValueError(
+                    f"standardization.{key} must be a list of {n} numbers; got {_short(v)}"
+                )
             try:
                 a = np.asarray(v, dtype=np.float64)
             except OverflowError:  # an integer beyond float64, e.g. 10**400 in the JSON
                 a = np.full(n, np.inf)
             if not np.isfinite(a).all() or (key.endswith("scale") and not (a > 0).all()):
                 what = "positive finite" if key.endswith("scale") else "finite"
-                raise ValueError(f"standardization.{key} must hold {what} numbers; got "
-                                 f"{_short(v)}")
+                raise ValueError(f"standardization.{key} must hold {what} numbers; got {_short(v)}")
             out[key] = a
         if (out["y_mean"] is None) != (out["y_scale"] is None):
             raise ValueError("standardization.y_mean and y_scale must both be given or both null")

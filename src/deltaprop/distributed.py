@@ -77,9 +77,7 @@ def _dask_array() -> Any:
     try:
         import dask.array as da
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "deltaprop.distributed needs Dask: pip install 'deltaprop[dask]'"
-        ) from e
+        raise ImportError("deltaprop.distributed needs Dask: pip install 'deltaprop[dask]'") from e
     return da
 
 
@@ -204,8 +202,13 @@ def _partials(net: Network, X: Any, Y: Any) -> Any:
     n_rows = _n_partial(net)
     meta = worker_net.xp.zeros((0, 0), dtype=worker_net.dtype)
     return da.map_blocks(
-        _block_partial, X, Y, net=net_key, chunks=((n_rows,), (1,) * X.numblocks[1]),
-        dtype=np.dtype(net.dtype_name), meta=meta,
+        _block_partial,
+        X,
+        Y,
+        net=net_key,
+        chunks=((n_rows,), (1,) * X.numblocks[1]),
+        dtype=np.dtype(net.dtype_name),
+        meta=meta,
     )
 
 
@@ -299,8 +302,11 @@ def forward(net: Network, X: Any) -> Any:
     net_key = dask.delayed(worker_net, pure=False, traverse=False)
     meta = worker_net.xp.zeros((0, 0), dtype=worker_net.dtype)
     return X.map_blocks(
-        _block_forward, net=net_key, chunks=((net.sizes[-1],), X.chunks[1]),
-        dtype=np.dtype(net.dtype_name), meta=meta,
+        _block_forward,
+        net=net_key,
+        chunks=((net.sizes[-1],), X.chunks[1]),
+        dtype=np.dtype(net.dtype_name),
+        meta=meta,
     )
 
 
@@ -480,7 +486,11 @@ def _fit_lbfgs(
             raise StopIteration
 
     res = minimize(
-        fun, theta0, jac=True, method="L-BFGS-B", callback=on_iteration,
+        fun,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        callback=on_iteration,
         options={"maxiter": max_iter, "gtol": tol},
     )
     _assign_parameters(net, res.x)  # the line search may have left a trial point in net
@@ -534,7 +544,9 @@ def _training_fit(
     if batch_size != "auto":
         warnings.warn(
             f"batch_size={batch_size!r} is ignored: training on Dask arrays is full-batch "
-            f"(one gradient over all {m} samples per epoch)", UserWarning, stacklevel=3,
+            f"(one gradient over all {m} samples per epoch)",
+            UserWarning,
+            stacklevel=3,
         )
     if early_stopping and validation_data is None:
         raise ValueError(
@@ -578,13 +590,17 @@ def _training_fit(
         if not math.isfinite(J):
             raise NonFiniteLossError(
                 f"the training loss became {J} in epoch {state.epoch}: try a smaller learning "
-                f"rate (lr = {rate})", state.epoch, state,
+                f"rate (lr = {rate})",
+                state.epoch,
+                state,
             )
         if X_val is not None:
             A_val = net.forward(X_val)
             J_val = _array.item(net._cost(A_val, Y_val))
-            score = -J_val if score_fn is None else float(
-                score_fn(_array.to_numpy(A_val), _array.to_numpy(Y_val))
+            score = (
+                -J_val
+                if score_fn is None
+                else float(score_fn(_array.to_numpy(A_val), _array.to_numpy(Y_val)))
             )
             history.val_loss.append(J_val)
             history.val_score.append(score)
@@ -777,8 +793,11 @@ def client(
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers must be an integer >= 1; got {n_workers!r}")
     cluster = LocalCluster(
-        n_workers=n_workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit,
-        processes=processes, dashboard_address=None,
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        memory_limit=memory_limit,
+        processes=processes,
+        dashboard_address=None,
     )
     try:
         c = Client(cluster)

@@ -201,35 +201,72 @@ class _DeltaPropMLP(BaseEstimator):
         return [int(n) for n in sizes]
 
     def _validate_params(self) -> None:
-        _check(self.activation in HIDDEN_ACTIVATIONS, "activation", self.activation,
-               f"one of {', '.join(HIDDEN_ACTIVATIONS)}")
-        _check(self.solver in SOLVERS, "solver", self.solver,
-               "'sgd' or 'adam' (deltaprop has no L-BFGS)")
+        _check(
+            self.activation in HIDDEN_ACTIVATIONS,
+            "activation",
+            self.activation,
+            f"one of {', '.join(HIDDEN_ACTIVATIONS)}",
+        )
+        _check(
+            self.solver in SOLVERS,
+            "solver",
+            self.solver,
+            "'sgd' or 'adam' (deltaprop has no L-BFGS)",
+        )
         _check(_is_real(self.alpha) and self.alpha >= 0, "alpha", self.alpha, "a number >= 0")
-        _check(self.batch_size == "auto" or (_is_int(self.batch_size) and self.batch_size >= 1),
-               "batch_size", self.batch_size, "'auto' or an int >= 1")
-        _check(self.learning_rate in SCHEDULES, "learning_rate", self.learning_rate,
-               f"one of {', '.join(SCHEDULES)}")
-        _check(_is_real(self.learning_rate_init) and self.learning_rate_init > 0,
-               "learning_rate_init", self.learning_rate_init, "a number > 0")
-        _check(_is_real(self.power_t) and self.power_t >= 0, "power_t", self.power_t,
-               "a number >= 0")
-        _check(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter", self.max_iter,
-               "an int >= 1")
+        _check(
+            self.batch_size == "auto" or (_is_int(self.batch_size) and self.batch_size >= 1),
+            "batch_size",
+            self.batch_size,
+            "'auto' or an int >= 1",
+        )
+        _check(
+            self.learning_rate in SCHEDULES,
+            "learning_rate",
+            self.learning_rate,
+            f"one of {', '.join(SCHEDULES)}",
+        )
+        _check(
+            _is_real(self.learning_rate_init) and self.learning_rate_init > 0,
+            "learning_rate_init",
+            self.learning_rate_init,
+            "a number > 0",
+        )
+        _check(
+            _is_real(self.power_t) and self.power_t >= 0, "power_t", self.power_t, "a number >= 0"
+        )
+        _check(
+            _is_int(self.max_iter) and self.max_iter >= 1, "max_iter", self.max_iter, "an int >= 1"
+        )
         _check(_is_real(self.tol) and self.tol >= 0, "tol", self.tol, "a number >= 0")
-        _check(_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum,
-               "a number in [0, 1)")
-        _check(_is_real(self.validation_fraction) and 0 < self.validation_fraction < 1,
-               "validation_fraction", self.validation_fraction, "a number in (0, 1)")
+        _check(
+            _is_real(self.momentum) and 0 <= self.momentum < 1,
+            "momentum",
+            self.momentum,
+            "a number in [0, 1)",
+        )
+        _check(
+            _is_real(self.validation_fraction) and 0 < self.validation_fraction < 1,
+            "validation_fraction",
+            self.validation_fraction,
+            "a number in (0, 1)",
+        )
         for name in ("beta_1", "beta_2"):
             v = getattr(self, name)
             _check(_is_real(v) and 0 <= v < 1, name, v, "a number in [0, 1)")
-        _check(_is_real(self.epsilon) and self.epsilon > 0, "epsilon", self.epsilon,
-               "a number > 0")
-        _check(_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
-               "n_iter_no_change", self.n_iter_no_change, "an int >= 1")
-        _check(self.weight_init in ("glorot", "he"), "weight_init", self.weight_init,
-               "'glorot' (scikit-learn's) or 'he' (the Network's default)")
+        _check(_is_real(self.epsilon) and self.epsilon > 0, "epsilon", self.epsilon, "a number > 0")
+        _check(
+            _is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
+            "n_iter_no_change",
+            self.n_iter_no_change,
+            "an int >= 1",
+        )
+        _check(
+            self.weight_init in ("glorot", "he"),
+            "weight_init",
+            self.weight_init,
+            "'glorot' (scikit-learn's) or 'he' (the Network's default)",
+        )
         for name in ("shuffle", "verbose", "warm_start", "nesterovs_momentum", "early_stopping"):
             v = getattr(self, name)
             _check(isinstance(v, (bool, np.bool_)), name, v, "True or False")
@@ -252,7 +289,12 @@ class _DeltaPropMLP(BaseEstimator):
             X, y = _check_estimator_data(self, X, y, reset=first)
         else:
             X, y = _validate_data(
-                self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True,
+                self,
+                X,
+                y,
+                reset=first,
+                dtype=(np.float64, np.float32),
+                multi_output=True,
                 y_numeric=not isinstance(self, ClassifierMixin),
             )
         if X.shape[0] < 1:
@@ -267,8 +309,13 @@ class _DeltaPropMLP(BaseEstimator):
             self.n_outputs_ = T.shape[1]
             self.network_ = Network(
                 [X.shape[1], *hidden, self.n_outputs_],
-                hidden=HIDDEN_ACTIVATIONS[self.activation], output=output, loss=loss,
-                seed=init_seed, dtype=dtype.name, backend=self.backend, device=self.device,
+                hidden=HIDDEN_ACTIVATIONS[self.activation],
+                output=output,
+                loss=loss,
+                seed=init_seed,
+                dtype=dtype.name,
+                backend=self.backend,
+                device=self.device,
                 alpha=float(self.alpha),
             )
             if self.weight_init == "glorot":
@@ -294,14 +341,21 @@ class _DeltaPropMLP(BaseEstimator):
         early = bool(self.early_stopping)
         sgd = self.solver == "sgd"
         kwargs: dict[str, Any] = dict(
-            optimizer=self.solver, lr=float(self.learning_rate_init),
-            batch_size=self.batch_size, shuffle=bool(self.shuffle),
+            optimizer=self.solver,
+            lr=float(self.learning_rate_init),
+            batch_size=self.batch_size,
+            shuffle=bool(self.shuffle),
             learning_rate=self.learning_rate if sgd else "constant",
-            power_t=float(self.power_t), momentum=float(self.momentum),
-            nesterov=bool(self.nesterovs_momentum), beta_1=float(self.beta_1),
-            beta_2=float(self.beta_2), epsilon=float(self.epsilon), early_stopping=early,
+            power_t=float(self.power_t),
+            momentum=float(self.momentum),
+            nesterov=bool(self.nesterovs_momentum),
+            beta_1=float(self.beta_1),
+            beta_2=float(self.beta_2),
+            epsilon=float(self.epsilon),
+            early_stopping=early,
             validation_fraction=float(self.validation_fraction),
-            n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
+            n_iter_no_change=int(self.n_iter_no_change),
+            tol=float(self.tol),
             callbacks=[_Verbose()] if self.verbose else [],
         )
         with warnings.catch_warnings():
@@ -312,13 +366,21 @@ class _DeltaPropMLP(BaseEstimator):
                     self._state = TrainState()
                 state = self._state
                 t_before = state.t
-                history = fit(net, Xc, Yc, epochs=state.epoch + 1, seed=self._fit_seed,
-                              state=state, **kwargs)
+                history = fit(
+                    net, Xc, Yc, epochs=state.epoch + 1, seed=self._fit_seed, state=state, **kwargs
+                )
                 new, seen = history.loss[-1:], state.t - t_before
             else:
                 state = TrainState()
-                history = fit(net, Xc, Yc, epochs=int(self.max_iter), seed=self._fit_seed,
-                              state=state, **kwargs)
+                history = fit(
+                    net,
+                    Xc,
+                    Yc,
+                    epochs=int(self.max_iter),
+                    seed=self._fit_seed,
+                    state=state,
+                    **kwargs,
+                )
                 self._state = None
                 new, seen = history.loss, history.t
         self._record(history, new, seen, early, incremental=incremental)
@@ -456,8 +518,11 @@ def _network_from_spec(spec: dict[str, Any]) -> Network:
         spec["sizes"],
         hidden=get_activation(hidden_name, param="hidden", **hidden_params),
         output=get_activation(output_name, param="output", **output_params),
-        loss=spec["loss"], dtype=spec["dtype"], backend=spec["backend"],
-        device=spec["device"], alpha=spec["alpha"],
+        loss=spec["loss"],
+        dtype=spec["dtype"],
+        backend=spec["backend"],
+        device=spec["device"],
+        alpha=spec["alpha"],
     )
     for l in range(1, net.L + 1):
         net.W[l] = spec["W"][l - 1]

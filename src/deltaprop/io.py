@@ -68,8 +68,20 @@ _DTYPE_CODES = {"float32": "F32", "float64": "F64"}
 _MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
 
 _MODEL_FIELDS = {
-    "format", "format_version", "deltaprop_version", "sizes", "hidden", "output", "loss",
-    "alpha", "dtype", "backend", "standardization", "feature_names", "target_names", "user",
+    "format",
+    "format_version",
+    "deltaprop_version",
+    "sizes",
+    "hidden",
+    "output",
+    "loss",
+    "alpha",
+    "dtype",
+    "backend",
+    "standardization",
+    "feature_names",
+    "target_names",
+    "user",
 }
 _CHECKPOINT_FIELDS = _MODEL_FIELDS | {"train_state", "settings"}
 
@@ -173,8 +185,9 @@ def save_checkpoint(
     settings : dict, optional
         The run's settings (JSON), returned by :func:`load_checkpoint` so a run can resume.
     """
-    meta = _model_meta(net, CHECKPOINT_FORMAT, metadata, standardization, feature_names,
-                       target_names)
+    meta = _model_meta(
+        net, CHECKPOINT_FORMAT, metadata, standardization, feature_names, target_names
+    )
     arrays, state_meta = state.to_arrays()
     meta["train_state"] = _json_object(state_meta, "state.to_arrays() meta")
     meta["settings"] = _json_object(settings or {}, "settings")
@@ -377,7 +390,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     for key in ("train_state", "settings"):
         if not isinstance(meta[key], dict):
             raise _bad(path, f"field {key!r} must be a JSON object; got {meta[key]!r}")
-    arrays = {name[len("state."):]: a for name, a in tensors.items() if name.startswith("state.")}
+    arrays = {name[len("state.") :]: a for name, a in tensors.items() if name.startswith("state.")}
     try:
         state = TrainState.from_arrays(arrays, meta["train_state"])
     except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as e:
@@ -403,18 +416,22 @@ def _read(path: Path, formats: tuple[str, ...]) -> tuple[dict[str, Any], dict[st
         raise _bad(path, f"not a safetensors file (only {len(data)} bytes){hint}")
     n = int.from_bytes(data[:8], "little")
     if n > min(len(data) - 8, _MAX_HEADER):
-        raise _bad(path, f"not a safetensors file, or truncated (the header claims {n} bytes; "
-                         f"the file has {len(data)}){hint}")
+        raise _bad(
+            path,
+            f"not a safetensors file, or truncated (the header claims {n} bytes; "
+            f"the file has {len(data)}){hint}",
+        )
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise _bad(path, f"not a safetensors file (its header is not JSON){hint}") from None
     if not isinstance(header, dict):
         raise _bad(path, "not a safetensors file (its header is not a JSON object)")
     extra = header.get("__metadata__")
     if not isinstance(extra, dict) or not isinstance(extra.get("deltaprop"), str):
-        raise _bad(path, "not a deltaprop file (the safetensors header has no 'deltaprop' "
-                         "metadata)")
+        raise _bad(
+            path, "not a deltaprop file (the safetensors header has no 'deltaprop' metadata)"
+        )
     try:
         meta = json.loads(extra["deltaprop"])
     except (ValueError, RecursionError):  # RecursionError: nested too deeply
@@ -433,17 +450,21 @@ def _check_meta(path: Path, meta: dict[str, Any], formats: tuple[str, ...]) -> N
     """Every field of the metadata, before any of it is used."""
     kind = meta.get("format")
     if kind not in (MODEL_FORMAT, CHECKPOINT_FORMAT):
-        raise _bad(path, f"field 'format' must be {MODEL_FORMAT!r} or {CHECKPOINT_FORMAT!r}; "
-                         f"got {_shown(kind)}")
+        raise _bad(
+            path,
+            f"field 'format' must be {MODEL_FORMAT!r} or {CHECKPOINT_FORMAT!r}; got {_shown(kind)}",
+        )
     if kind not in formats:
         raise _bad(path, f"this is a {kind} file; expected a {' or '.join(formats)} file")
     version = meta.get("format_version")
     if not _is_int(version) or version < 1:
-        raise _bad(path, f"field 'format_version' must be an integer >= 1; got "
-                         f"{_shown(version)}")
+        raise _bad(path, f"field 'format_version' must be an integer >= 1; got {_shown(version)}")
     if version > FORMAT_VERSION:
-        raise _bad(path, f"written by a newer deltaprop (format version {_shown(version)}; this "
-                         f"deltaprop reads up to {FORMAT_VERSION}): upgrade deltaprop")
+        raise _bad(
+            path,
+            f"written by a newer deltaprop (format version {_shown(version)}; this "
+            f"deltaprop reads up to {FORMAT_VERSION}): upgrade deltaprop",
+        )
     expected = _CHECKPOINT_FIELDS if kind == CHECKPOINT_FORMAT else _MODEL_FIELDS
     missing, unknown = sorted(expected - set(meta)), sorted(set(meta) - expected)
     if missing:
@@ -457,27 +478,47 @@ def _check_meta(path: Path, meta: dict[str, Any], formats: tuple[str, ...]) -> N
 
     need(isinstance(meta["deltaprop_version"], str), "deltaprop_version", "a string")
     sizes = meta["sizes"]
-    need(isinstance(sizes, list) and len(sizes) >= 2
-         and all(_is_int(n) and n >= 1 for n in sizes), "sizes",
-         "a list of at least two integers >= 1")
+    need(
+        isinstance(sizes, list) and len(sizes) >= 2 and all(_is_int(n) and n >= 1 for n in sizes),
+        "sizes",
+        "a list of at least two integers >= 1",
+    )
     for key in ("hidden", "output"):
         spec = meta[key]
-        need(isinstance(spec, dict) and set(spec) == {"name", "params"}
-             and isinstance(spec["name"], str) and isinstance(spec["params"], dict)
-             and all(isinstance(k, str) and _is_number(v) for k, v in spec["params"].items()),
-             key, 'an object {"name": str, "params": {str: number}}')
+        need(
+            isinstance(spec, dict)
+            and set(spec) == {"name", "params"}
+            and isinstance(spec["name"], str)
+            and isinstance(spec["params"], dict)
+            and all(isinstance(k, str) and _is_number(v) for k, v in spec["params"].items()),
+            key,
+            'an object {"name": str, "params": {str: number}}',
+        )
     need(isinstance(meta["loss"], str), "loss", "a string")
     need(_is_number(meta["alpha"]) and meta["alpha"] >= 0, "alpha", "a finite number >= 0")
-    need(isinstance(meta["dtype"], str) and meta["dtype"] in _DTYPE_CODES, "dtype",
-         f"one of {', '.join(_DTYPE_CODES)}")
+    need(
+        isinstance(meta["dtype"], str) and meta["dtype"] in _DTYPE_CODES,
+        "dtype",
+        f"one of {', '.join(_DTYPE_CODES)}",
+    )
     need(isinstance(meta["backend"], str), "backend", "a string")
     for key, n in (("feature_names", sizes[0]), ("target_names", sizes[-1])):
         names = meta[key]
-        need(names is None or (isinstance(names, list) and len(names) == n
-                               and all(isinstance(s, str) for s in names)),
-             key, f"null or a list of {n} strings")
-    need(meta["standardization"] is None or isinstance(meta["standardization"], dict),
-         "standardization", "null or an object")
+        need(
+            names is None
+            or (
+                isinstance(names, list)
+                and len(names) == n
+                and all(isinstance(s, str) for s in names)
+            ),
+            key,
+            f"null or a list of {n} strings",
+        )
+    need(
+        meta["standardization"] is None or isinstance(meta["standardization"], dict),
+        "standardization",
+        "null or an object",
+    )
     need(isinstance(meta["user"], dict), "user", "an object")
 
 
@@ -498,25 +539,37 @@ def _model(
         for p, shape in (("W", (sizes[l], sizes[l - 1])), ("b", (sizes[l], 1))):
             a = tensors[f"{p}.{l}"]
             if a.shape != shape:
-                raise _bad(path, f"tensor {p}.{l} must have shape {shape} (sizes {sizes}); "
-                                 f"got {a.shape}")
+                raise _bad(
+                    path, f"tensor {p}.{l} must have shape {shape} (sizes {sizes}); got {a.shape}"
+                )
             if a.dtype != np.dtype(dtype):
-                raise _bad(path, f"tensor {p}.{l} must have dtype {dtype} as the metadata "
-                                 f"says; got {a.dtype}")
+                raise _bad(
+                    path,
+                    f"tensor {p}.{l} must have dtype {dtype} as the metadata says; got {a.dtype}",
+                )
             if not np.isfinite(a).all():
                 raise _bad(path, f"tensor {p}.{l} holds NaN or infinite values")
     try:
         hidden = _activation(meta["hidden"])
         output = _activation(meta["output"], output_layer=True)
         if meta["loss"] not in LOSSES:
-            raise ValueError(f"unknown loss {meta['loss']!r}; known losses: "
-                             f"{', '.join(sorted(LOSSES))}")
+            raise ValueError(
+                f"unknown loss {meta['loss']!r}; known losses: {', '.join(sorted(LOSSES))}"
+            )
         std = meta["standardization"]
         std = None if std is None else Standardization.from_dict(std, sizes[0], sizes[-1])
     except (TypeError, ValueError) as e:
         raise _bad(path, str(e)) from None
-    net = Network(sizes, hidden=hidden, output=output, loss=meta["loss"], dtype=dtype,
-                  alpha=meta["alpha"], backend=backend, device=device)
+    net = Network(
+        sizes,
+        hidden=hidden,
+        output=output,
+        loss=meta["loss"],
+        dtype=dtype,
+        alpha=meta["alpha"],
+        backend=backend,
+        device=device,
+    )
     for l in range(1, L + 1):
         net.W[l] = tensors[f"W.{l}"]
         net.b[l] = tensors[f"b.{l}"]
@@ -528,9 +581,11 @@ def _activation(spec: dict[str, Any], output_layer: bool = False) -> Activation:
     if output_layer and name in OUTPUT_ACTIVATIONS and not params:
         return OUTPUT_ACTIVATIONS[name]  # softmax: output layer only
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known activations: "
-                         f"{', '.join(sorted(ACTIVATIONS))} (register yours with "
-                         f"deltaprop.activations.register_activation before loading)")
+        raise ValueError(
+            f"unknown activation {name!r}; known activations: "
+            f"{', '.join(sorted(ACTIVATIONS))} (register yours with "
+            f"deltaprop.activations.register_activation before loading)"
+        )
     act = ACTIVATIONS[name]
     if act.params != params:
         act = get_activation(name, **params) if params else act
@@ -555,7 +610,7 @@ def _is_number(x: Any) -> bool:
 def _shown(value: Any, limit: int = 80) -> str:
     """``repr(value)``, cut to ``limit`` characters so that an error stays one short line."""
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _listed(names: list[str], limit: int = 8) -> str:

@@ -382,9 +382,10 @@ class Network:
         """``x`` as an array of this network's namespace; floats of another dtype are refused."""
         xp = self.xp
         try:
-            same_backend = _array.namespace(x) is xp or _array.backend_name(
-                _array.namespace(x)
-            ) == self.backend
+            same_backend = (
+                _array.namespace(x) is xp
+                or _array.backend_name(_array.namespace(x)) == self.backend
+            )
         except TypeError:
             same_backend = False
         if same_backend:
@@ -429,8 +430,7 @@ class Network:
             )
         if m is not None and x.shape[1] != m:
             raise ValueError(
-                f"{name} must have one column per sample of X (m = {m}); "
-                f"got shape {tuple(x.shape)}"
+                f"{name} must have one column per sample of X (m = {m}); got shape {tuple(x.shape)}"
             )
         if x.shape[1] < 1:
             raise ValueError(f"{name} must hold at least one sample (column); got shape {x.shape}")

@@ -65,8 +65,15 @@ StateDict = dict[str, Any]
 """A flat ``{name: numpy array | float | int}`` mapping (safetensors arrays + JSON numbers)."""
 
 
-def _number(value: Any, name: str, *, low: float, high: float = math.inf,
-            low_open: bool = False, high_open: bool = False) -> float:
+def _number(
+    value: Any,
+    name: str,
+    *,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """``value`` as a float in the interval, or a ValueError/TypeError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number; got {value!r}")
@@ -350,7 +357,10 @@ class Adam(Optimizer):
     _hyper = ("lr", "beta_1", "beta_2", "epsilon", "t")
 
     def __init__(
-        self, lr: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+        self,
+        lr: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
         epsilon: float = 1e-8,
     ) -> None:
         super().__init__(lr)
@@ -425,9 +435,7 @@ class Schedule:
 
     def __init__(self, name: str = "constant", lr0: float = 0.001, power_t: float = 0.5) -> None:
         if name not in SCHEDULES:
-            raise ValueError(
-                f"learning_rate must be one of {', '.join(SCHEDULES)}; got {name!r}"
-            )
+            raise ValueError(f"learning_rate must be one of {', '.join(SCHEDULES)}; got {name!r}")
         self.name = name
         self.lr0 = _number(lr0, "learning rate", low=0.0, low_open=True)
         self.power_t = _number(power_t, "power_t", low=0.0)

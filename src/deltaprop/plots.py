@@ -16,9 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 
-def plot_blowup(
-    rows: Sequence[Any], path: str | os.PathLike, *, title: str | None = None
-) -> Path:
+def plot_blowup(rows: Sequence[Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
     """The blow-up study as a figure: operations and wall time per depth, log scale.
 
     Parameters
@@ -50,11 +48,14 @@ def plot_blowup(
     ]
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.4))
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.25, top=0.86, wspace=0.18)
-    for ax, unit, label in ((axes[0], "ops", "arithmetic operations per gradient"),
-                            (axes[1], "seconds", "wall time per gradient (s)")):
+    for ax, unit, label in (
+        (axes[0], "ops", "arithmetic operations per gradient"),
+        (axes[1], "seconds", "wall time per gradient (s)"),
+    ):
         for method, name, color, size in methods:
-            xs = [(d, r[f"{method}_{unit}"], r[f"{method}_extrapolated"])
-                  for d, r in zip(depth, rows)]
+            xs = [
+                (d, r[f"{method}_{unit}"], r[f"{method}_extrapolated"]) for d, r in zip(depth, rows)
+            ]
             run = [(d, y) for d, y, ex in xs if not ex]
             ext = [(d, y) for d, y, ex in xs if ex]
             if run:
@@ -62,11 +63,22 @@ def plot_blowup(
             if ext:
                 joined = run[-1:] + ext  # continue the line from the last measured point
                 ax.plot(*zip(*joined), "--", color=color)
-                ax.plot(*zip(*ext), "o", mfc="none", color=color, ms=size,
-                        label=f"{method}: closed form, not run (predicted over the time budget)")
+                ax.plot(
+                    *zip(*ext),
+                    "o",
+                    mfc="none",
+                    color=color,
+                    ms=size,
+                    label=f"{method}: closed form, not run (predicted over the time budget)",
+                )
         if unit == "ops":
-            ax.plot(depth, [r["n_paths"] for r in rows], ":", color="0.5",
-                    label="number of chain-rule paths")
+            ax.plot(
+                depth,
+                [r["n_paths"] for r in rows],
+                ":",
+                color="0.5",
+                label="number of chain-rule paths",
+            )
             inset = ax.inset_axes([0.64, 0.1, 0.33, 0.3])  # back-propagation on linear axes
             inset.plot(depth, [r["backprop_ops"] for r in rows], "o-", color="tab:blue", ms=2)
             inset.set_title("back-propagation, linear axes", fontsize=7)
@@ -78,13 +90,15 @@ def plot_blowup(
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_title("operations (counted; log scale)", fontsize=10)
     axes[1].set_title("wall time (measured; log scale)", fontsize=10)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8,
-               frameon=False)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False
+    )
     last = rows[-1]
     ratio = last["ratio_ops"]
     ratio_text = f"{ratio:,.0f}" if 10 <= ratio < 1e6 else f"{ratio:.3g}"
     fig.suptitle(
-        title or f"Gradient cost on the {last['family']!r} graph family: at depth "
+        title
+        or f"Gradient cost on the {last['family']!r} graph family: at depth "
         f"{last['depth']}, the naive chain rule takes {ratio_text}× the operations of "
         "back-propagation",
         fontsize=11,
@@ -130,8 +144,9 @@ def plot_loss(history: Any, path: str | os.PathLike, *, title: str | None = None
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # cheaper than a layout
     ax.plot(epochs, loss, "-", color="tab:blue", label="training cost J")
     if val_loss:
-        ax.plot(range(1, len(val_loss) + 1), val_loss, "-", color="tab:orange",
-                label="validation cost")
+        ax.plot(
+            range(1, len(val_loss) + 1), val_loss, "-", color="tab:orange", label="validation cost"
+        )
     best = _history_field(history, "best_epoch", 0)
     if best:
         ax.axvline(best, color="0.5", ls=":", label=f"best epoch ({best})")
@@ -182,13 +197,13 @@ def plot_gradients(history: Any, path: str | os.PathLike, *, title: str | None =
     ax_g.legend(fontsize=8)
     n_hidden = len(dead[0]) if dead else 0
     for l in range(1, n_hidden + 1):
-        ax_d.plot(range(1, len(dead) + 1), [row[l - 1] for row in dead], "-",
-                  label=f"hidden layer {l}")
+        ax_d.plot(
+            range(1, len(dead) + 1), [row[l - 1] for row in dead], "-", label=f"hidden layer {l}"
+        )
     if n_hidden:
         ax_d.legend(fontsize=8)
     else:
-        ax_d.text(0.5, 0.5, "no hidden layers", ha="center", va="center",
-                  transform=ax_d.transAxes)
+        ax_d.text(0.5, 0.5, "no hidden layers", ha="center", va="center", transform=ax_d.transAxes)
     ax_d.set_ylim(-0.02, 1.02)
     ax_d.set_xlabel("epoch")
     ax_d.set_ylabel("fraction of units")

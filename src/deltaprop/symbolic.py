@@ -499,32 +499,42 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], bool]]]:
     cases: list[tuple[str, Callable[[], bool]]] = []
     for sizes in shapes:
         label = "-".join(map(str, sizes))
-        cases.append((
-            f"(i), (ii), dW, db equal diff(J): {label}, m = 2, generic g^[l] and J",
-            lambda s=sizes: check_gradients(generic_network(s, 2)),
-        ))
+        cases.append(
+            (
+                f"(i), (ii), dW, db equal diff(J): {label}, m = 2, generic g^[l] and J",
+                lambda s=sizes: check_gradients(generic_network(s, 2)),
+            )
+        )
     cases.append(("Task 2: relu'(z) = 1[z > 0] away from 0 (not 1)", check_relu_derivative))
     for sizes in shapes:
         label = "-".join(map(str, sizes))
-        cases.append((
-            f"Task 2: MSE/ReLU/identity + L2 formulas equal diff(J): {label}, m = 2, all regions",
-            lambda s=sizes: check_gradients(exercise_network(s, 2)),
-        ))
+        cases.append(
+            (
+                f"Task 2: MSE/ReLU/identity + L2 formulas equal diff(J): {label}, m = 2, all regions",
+                lambda s=sizes: check_gradients(exercise_network(s, 2)),
+            )
+        )
     piecewise_m = 1 if quick else 2
-    cases.append((
-        f"Task 2: ReLU as Piecewise, 2-3-2, m = {piecewise_m}, each of {2 ** (3 * piecewise_m)} "
-        "regions",
-        lambda: check_piecewise_relu((2, 3, 2), piecewise_m),
-    ))
+    cases.append(
+        (
+            f"Task 2: ReLU as Piecewise, 2-3-2, m = {piecewise_m}, each of {2 ** (3 * piecewise_m)} "
+            "regions",
+            lambda: check_piecewise_relu((2, 3, 2), piecewise_m),
+        )
+    )
     depth = CHAIN_DEPTH_QUICK if quick else CHAIN_DEPTH_FULL
-    cases.append((
-        f"Task 3: d/dw f(f(...f(w))) = f'(f(...)) ... f'(f(w)) f'(w), depth 1..{depth}",
-        lambda: check_chain_form(depth),
-    ))
-    cases.append((
-        f"Task 3: ops n(n-1)/2 + 2n - 1 as differentiated, 3n - 2 after cse, depth 1..{depth}",
-        lambda: check_chain_counts(depth),
-    ))
+    cases.append(
+        (
+            f"Task 3: d/dw f(f(...f(w))) = f'(f(...)) ... f'(f(w)) f'(w), depth 1..{depth}",
+            lambda: check_chain_form(depth),
+        )
+    )
+    cases.append(
+        (
+            f"Task 3: ops n(n-1)/2 + 2n - 1 as differentiated, 3n - 2 after cse, depth 1..{depth}",
+            lambda: check_chain_counts(depth),
+        )
+    )
     return cases
 
 

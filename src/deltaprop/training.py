@@ -315,7 +315,7 @@ class TrainState:
             opt_state: dict[str, Any] = dict(meta["optimizer_hyper"])
             for k, v in a.items():
                 if k.startswith("optimizer."):
-                    opt_state[k[len("optimizer."):]] = v
+                    opt_state[k[len("optimizer.") :]] = v
             best_score, best_loss = meta["best_score"], meta["best_loss"]
             state = cls(
                 epoch=int(meta["epoch"]),
@@ -344,10 +344,15 @@ class TrainState:
 def _check_numbers(state: TrainState) -> None:
     """Counters are integers >= 0 and learning rates finite and > 0, as :func:`fit` leaves them."""
     h = state.history
-    for name, value in (("epoch", state.epoch), ("t", state.t),
-                        ("no_improvement", state.no_improvement), ("seed", state.seed),
-                        ("history.best_epoch", h.best_epoch), ("history.n_iter", h.n_iter),
-                        ("history.t", h.t)):
+    for name, value in (
+        ("epoch", state.epoch),
+        ("t", state.t),
+        ("no_improvement", state.no_improvement),
+        ("seed", state.seed),
+        ("history.best_epoch", h.best_epoch),
+        ("history.n_iter", h.n_iter),
+        ("history.t", h.t),
+    ):
         if value is not None and value < 0:
             raise ValueError(f"TrainState {name} must be >= 0; got {value}")
     for name, rate in (("lr", state.lr), ("lr0", state.lr0)):
@@ -563,11 +568,22 @@ def fit(
         from .distributed import _training_fit
 
         return _training_fit(
-            net, X, Y, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
-            tol=tol, n_iter_no_change=n_iter_no_change, callbacks=callbacks, state=state,
-            early_stopping=early_stopping, validation_data=validation_data,
-            optimizer_kwargs=dict(momentum=momentum, nesterov=nesterov, beta_1=beta_1,
-                                  beta_2=beta_2, epsilon=epsilon),
+            net,
+            X,
+            Y,
+            optimizer=optimizer,
+            lr=lr,
+            epochs=epochs,
+            batch_size=batch_size,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            callbacks=callbacks,
+            state=state,
+            early_stopping=early_stopping,
+            validation_data=validation_data,
+            optimizer_kwargs=dict(
+                momentum=momentum, nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
+            ),
         )
     X, Y = net._check_XY(X, Y)
     xp = net.xp
@@ -589,9 +605,7 @@ def fit(
         X_train, Y_train = X, Y
     elif early_stopping:
         if isinstance(validation_fraction, bool) or not 0.0 < validation_fraction < 1.0:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1); got {validation_fraction!r}"
-            )
+            raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}")
         n_val = math.ceil(validation_fraction * n)
         if n - n_val < 1:
             raise ValueError(

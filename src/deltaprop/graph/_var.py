@@ -74,8 +74,7 @@ def _sigmoid_prime(a: float) -> float:
 ADD = Op("+", lambda a, b: a + b, (lambda a, b: 1.0, lambda a, b: 1.0), ((), ()))
 SUB = Op("-", lambda a, b: a - b, (lambda a, b: 1.0, lambda a, b: -1.0), ((), ()))
 MUL = Op("*", lambda a, b: a * b, (lambda a, b: b, lambda a, b: a), ((1,), (0,)))
-DIV = Op("/", lambda a, b: a / b, (lambda a, b: 1.0 / b, lambda a, b: -a / (b * b)),
-         ((1,), (0, 1)))
+DIV = Op("/", lambda a, b: a / b, (lambda a, b: 1.0 / b, lambda a, b: -a / (b * b)), ((1,), (0, 1)))
 NEG = Op("neg", lambda a: -a, (lambda a: -1.0,), ((),))
 RELU = Op("relu", lambda a: a if a > 0 else 0.0, (lambda a: 1.0 if a > 0 else 0.0,), ((0,),))
 EXP = Op("exp", math.exp, (math.exp,), ((0,),))

@@ -345,8 +345,10 @@ class MLP(Family):
         n = self.sizes(depth)
         rng = random.Random(self.seed)
         W = [
-            [[rng.gauss(0.0, math.sqrt(2.0 / n[l - 1])) for _ in range(n[l - 1])]
-             for _ in range(n[l])]
+            [
+                [rng.gauss(0.0, math.sqrt(2.0 / n[l - 1])) for _ in range(n[l - 1])]
+                for _ in range(n[l])
+            ]
             for l in range(1, len(n))
         ]
         b = [[rng.gauss(0.0, 0.1) for _ in range(n[l])] for l in range(1, len(n))]
@@ -427,9 +429,7 @@ class MLP(Family):
         return f"MLP(width={self.width}, n_in={self.n_in}, batch={self.batch}, seed={self.seed})"
 
 
-FAMILIES: dict[str, Family] = {
-    f.name: f for f in (Chain(), Fanout(), Fibonacci(), MLP())
-}
+FAMILIES: dict[str, Family] = {f.name: f for f in (Chain(), Fanout(), Fibonacci(), MLP())}
 """The families by name, with default parameters."""
 
 

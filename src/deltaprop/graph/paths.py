@@ -54,9 +54,12 @@ def path_sum(output: Var, wrt: Sequence[Var]) -> tuple[list[float], OpCount]:
         inside = between(order, [x])
         # per node, once: its stored input values and the rules of its slots leading to x
         steps = {
-            v: ([value[u] for u in v.inputs],
-                [(u, v.op.d[i]) for i, u in enumerate(v.inputs) if u in inside])
-            for v in inside if v is not x
+            v: (
+                [value[u] for u in v.inputs],
+                [(u, v.op.d[i]) for i, u in enumerate(v.inputs) if u in inside],
+            )
+            for v in inside
+            if v is not x
         }
         total = None
         stack: list[tuple[Var, float]] = [(output, 1.0)] if output in inside else []

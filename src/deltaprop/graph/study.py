@@ -135,8 +135,10 @@ def blowup(
         for method in METHODS:
             ops = fam.cost(depth, method).total
             rate = seconds_per_op.get(method)
-            if method != "backprop" and rate is not None and (
-                method in stopped or ops * rate > budget
+            if (
+                method != "backprop"
+                and rate is not None
+                and (method in stopped or ops * rate > budget)
             ):
                 stopped.add(method)  # costs only grow with depth: no later run either
                 runs[method] = Run(ops, ops * rate, extrapolated=True)
@@ -145,9 +147,7 @@ def blowup(
             assert measured == ops, f"{fam!r} depth {depth} {method}: {measured} != {ops}"
             seconds_per_op[method] = seconds / ops
             runs[method] = Run(ops, seconds)
-        rows.append(
-            BlowupRow(fam.name, depth, fam.n_paths(depth), fam.n_edges(depth), **runs)
-        )
+        rows.append(BlowupRow(fam.name, depth, fam.n_paths(depth), fam.n_edges(depth), **runs))
     return rows
 
 
