@@ -510,15 +510,16 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], bool]]]:
         label = "-".join(map(str, sizes))
         cases.append(
             (
-                f"Task 2: MSE/ReLU/identity + L2 formulas equal diff(J): {label}, m = 2, all regions",
+                f"Task 2: MSE/ReLU/identity + L2 formulas equal diff(J): {label}, m = 2, "
+                "all regions",
                 lambda s=sizes: check_gradients(exercise_network(s, 2)),
             )
         )
     piecewise_m = 1 if quick else 2
     cases.append(
         (
-            f"Task 2: ReLU as Piecewise, 2-3-2, m = {piecewise_m}, each of {2 ** (3 * piecewise_m)} "
-            "regions",
+            f"Task 2: ReLU as Piecewise, 2-3-2, m = {piecewise_m}, "
+            f"each of {2 ** (3 * piecewise_m)} regions",
             lambda: check_piecewise_relu((2, 3, 2), piecewise_m),
         )
     )
