@@ -357,7 +357,7 @@ def test_data_path_that_is_not_a_file(tmp_path, capsys, where):
     needle = (
         "is neither a bundled data set nor an existing file"
         if where == "missing"
-        else ("Is a directory")
+        else ("is a folder")
     )
     assert_one_line_error(code, out, err, [str(path), needle])
     with pytest.raises(ValueError if where == "missing" else IsADirectoryError):

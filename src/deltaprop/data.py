@@ -37,14 +37,20 @@ import csv
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from io import StringIO
+from io import StringIO, TextIOWrapper
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _files
+
 DATASETS = ("diabetes", "friedman1")
 """Names accepted by :func:`load_dataset`."""
+
+MAX_CSV_BYTES = 2**30
+"""The largest CSV file read (1 GiB): a larger one, and anything that is not a regular file
+(a FIFO, ``/dev/zero``, process substitution), is refused before a byte is read."""
 
 _MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
 """Cell texts (lower-cased, stripped) read as a missing value."""
@@ -168,7 +174,8 @@ def read_csv(
     """
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
+        raw, _ = _files.open_regular(path, MAX_CSV_BYTES, "CSV file")
+        with TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f)
             header: list[str] | None = None
             rows: list[list[str]] = []
@@ -217,7 +224,7 @@ def read_csv(
 def _not_utf8(path: Path) -> str:
     """Where a file stops being UTF-8: its line and byte offset (the text reader's own error
     counts from the start of its current buffer, not of the file)."""
-    raw = path.read_bytes()
+    raw = _files.read_regular(path, MAX_CSV_BYTES, "CSV file")
     skip = 3 if raw.startswith(b"\xef\xbb\xbf") else 0  # a UTF-8 byte-order mark
     try:
         raw[skip:].decode("utf-8")

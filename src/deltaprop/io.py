@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _array
+from . import _array, _files
 from .activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, Activation, get_activation
 from .data import Standardization
 from .losses import LOSSES
@@ -65,7 +65,12 @@ MODEL_FORMAT = "deltaprop-model"
 CHECKPOINT_FORMAT = "deltaprop-checkpoint"
 
 _DTYPE_CODES = {"float32": "F32", "float64": "F64"}
-_MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
+
+MAX_FILE_BYTES = 4 * 2**30
+"""The largest model or checkpoint file read (4 GiB); a larger one is refused before reading."""
+
+MAX_HEADER_BYTES = 100_000_000
+"""The largest safetensors JSON header read (safetensors' own limit)."""
 
 _MODEL_FIELDS = {
     "format",
@@ -403,47 +408,79 @@ def _bad(path: Path, problem: str) -> ValueError:
 
 
 def _read(path: Path, formats: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The checked deltaprop metadata and the tensors of a safetensors file."""
+    """The checked deltaprop metadata and the tensors of a safetensors file.
+
+    Bounded: only a regular file of at most :data:`MAX_FILE_BYTES` is opened (a FIFO or a
+    device is refused, never read); the 8-byte header length is checked against the file's
+    size and :data:`MAX_HEADER_BYTES` before the header is read, and the header's counts
+    (layers in ``sizes`` against the tensors it lists) before anything proportional to them
+    is built; the tensor data is read only once the header has passed.
+    """
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 
-    data = path.read_bytes()
-    # A pickle starts with 0x80 and a zip archive (torch.save) with "PK": named only once the
-    # bytes have failed to parse as safetensors, whose 8-byte header length may start alike.
-    kind = "a pickle" if data[:1] == b"\x80" else "a zip archive" if data[:2] == b"PK" else ""
-    hint = f" (it looks like {kind}; deltaprop never unpickles files)" if kind else ""
-    if len(data) < 8:
-        raise _bad(path, f"not a safetensors file (only {len(data)} bytes){hint}")
-    n = int.from_bytes(data[:8], "little")
-    if n > min(len(data) - 8, _MAX_HEADER):
-        raise _bad(
-            path,
-            f"not a safetensors file, or truncated (the header claims {n} bytes; "
-            f"the file has {len(data)}){hint}",
-        )
-    try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise _bad(path, f"not a safetensors file (its header is not JSON){hint}") from None
-    if not isinstance(header, dict):
-        raise _bad(path, "not a safetensors file (its header is not a JSON object)")
-    extra = header.get("__metadata__")
-    if not isinstance(extra, dict) or not isinstance(extra.get("deltaprop"), str):
-        raise _bad(
-            path, "not a deltaprop file (the safetensors header has no 'deltaprop' metadata)"
-        )
-    try:
-        meta = json.loads(extra["deltaprop"])
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply
-        raise _bad(path, "the 'deltaprop' metadata is not valid JSON") from None
-    if not isinstance(meta, dict):
-        raise _bad(path, "the 'deltaprop' metadata is not a JSON object")
-    _check_meta(path, meta, formats)
+    f, size = _files.open_regular(path, MAX_FILE_BYTES, "model file")
+    with f:
+        head = f.read(8)
+        # A pickle starts with 0x80 and a zip archive (torch.save) with "PK": named only once
+        # the bytes have failed to parse as safetensors, whose 8-byte header length may start
+        # alike.
+        kind = "a pickle" if head[:1] == b"\x80" else "a zip archive" if head[:2] == b"PK" else ""
+        hint = f" (it looks like {kind}; deltaprop never unpickles files)" if kind else ""
+        if len(head) < 8:
+            raise _bad(path, f"not a safetensors file (only {len(head)} bytes){hint}")
+        n = int.from_bytes(head, "little")
+        if n > min(size - 8, MAX_HEADER_BYTES):
+            raise _bad(
+                path,
+                f"not a safetensors file, or truncated (the header claims {n} bytes; "
+                f"the file has {size}"
+                + (f"; at most {MAX_HEADER_BYTES} are accepted" if n > MAX_HEADER_BYTES else "")
+                + f"){hint}",
+            )
+        raw_header = f.read(n)
+        if len(raw_header) < n:
+            raise _bad(path, "truncated while it was being read")
+        try:
+            header = json.loads(raw_header.decode("utf-8"))
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            raise _bad(path, f"not a safetensors file (its header is not JSON){hint}") from None
+        if not isinstance(header, dict):
+            raise _bad(path, "not a safetensors file (its header is not a JSON object)")
+        extra = header.get("__metadata__")
+        if not isinstance(extra, dict) or not isinstance(extra.get("deltaprop"), str):
+            raise _bad(
+                path, "not a deltaprop file (the safetensors header has no 'deltaprop' metadata)"
+            )
+        try:
+            meta = json.loads(extra["deltaprop"])
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
+            raise _bad(path, "the 'deltaprop' metadata is not valid JSON") from None
+        if not isinstance(meta, dict):
+            raise _bad(path, "the 'deltaprop' metadata is not a JSON object")
+        _check_meta(path, meta, formats)
+        _check_counts(path, meta, header)
+        data = head + raw_header + _files.read_bounded(f, size - 8 - n, path)
     try:
         tensors = st_load(data)
     except SafetensorError as e:
-        raise _bad(path, f"corrupt or truncated safetensors data ({e})") from None
+        raise _bad(
+            path, f"corrupt or truncated safetensors data ({_shown(str(e), 200)[1:-1]})"
+        ) from None
     return meta, tensors
+
+
+def _check_counts(path: Path, meta: dict[str, Any], header: dict[str, Any]) -> None:
+    """The number of layers against the tensors the header lists, before the expected tensor
+    names (two per layer) are built: a ``sizes`` of millions of entries costs nothing."""
+    L = len(meta["sizes"]) - 1
+    layer_tensors = sum(1 for name in header if name[:2] in ("W.", "b."))
+    if layer_tensors < L:
+        raise _bad(
+            path,
+            f"field 'sizes' lists {L} layers but the file holds only {layer_tensors} weight "
+            f"and bias tensors",
+        )
 
 
 def _check_meta(path: Path, meta: dict[str, Any], formats: tuple[str, ...]) -> None:
