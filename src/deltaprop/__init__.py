@@ -40,6 +40,7 @@ _LAZY = {
     "optim": ("optim", None),
     "training": ("training", None),
     "data": ("data", None),
+    "workflow": ("workflow", None),
 }
 
 
@@ -71,4 +72,5 @@ __all__ = [
     "optim",
     "save",
     "training",
+    "workflow",
 ]

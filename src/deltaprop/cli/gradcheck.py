@@ -1,0 +1,60 @@
+"""``deltaprop gradcheck``: back-propagation against central differences."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from ._common import UserError, console, emit_json, parse_int_list
+
+
+def gradcheck_command(
+    layers: str = typer.Option("4,8,8,2", help="Layer widths n_0,...,n_L."),
+    hidden: str = typer.Option("relu", help="Hidden activation."),
+    output: str = typer.Option("identity", help="Output activation."),
+    loss: str = typer.Option("mse", help="Cost."),
+    batch: int = typer.Option(16, help="Samples m in the random batch."),
+    seed: int = typer.Option(0, help="Seed for the weights and the data."),
+    eps: float = typer.Option(1e-5, help="Central-difference step."),
+    tol: float = typer.Option(1e-6, help="Largest relative error that passes."),
+    mode: str = typer.Option("full", help="full (every parameter) or directional (fast)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Check back-propagation against central differences on a random network and batch."""
+    import numpy as np
+
+    from ..gradcheck import gradcheck
+    from ..network import Network
+
+    sizes = parse_int_list(layers, "--layers")
+    if len(sizes) < 2:
+        raise UserError(f"--layers needs at least an input and an output width; got {layers!r}")
+    if batch < 1:
+        raise UserError(f"--batch must be >= 1; got {batch}")
+    if seed < 0:
+        raise UserError(f"--seed must be >= 0; got {seed}")
+    net = Network(sizes, hidden=hidden, output=output, loss=loss, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    X = rng.standard_normal((sizes[0], batch))
+    Y = rng.standard_normal((sizes[-1], batch))
+    report = gradcheck(net, X, Y, eps=eps, tol=tol, mode=mode)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        table = Table(title=f"gradcheck {net!r}, m = {batch}, eps = {eps:g}, mode = {mode}")
+        table.add_column("layer", justify="right")
+        table.add_column("max rel. error dW", justify="right")
+        table.add_column("max rel. error db", justify="right")
+        table.add_column("checked", justify="right")
+        for r in report.layers:
+            table.add_row(
+                str(r.layer),
+                f"{r.max_rel_error_W:.2e}",
+                f"{r.max_rel_error_b:.2e}",
+                str(r.n_checked),
+            )
+        console.print(table)
+        verdict = "[green]ok[/green]" if report.ok else "[red]FAILED[/red]"
+        console.print(f"max relative error {report.max_rel_error:.3e} (tol {tol:g}): {verdict}")
+    if not report.ok:
+        raise typer.Exit(1)

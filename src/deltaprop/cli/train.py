@@ -1,0 +1,158 @@
+"""``deltaprop train``: options in, :func:`deltaprop.workflow.train` called, a table out."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ._common import UserError, console, emit_json, metric_cells, parse_int_list
+
+if TYPE_CHECKING:
+    from ..training import TrainState
+    from ..workflow import TrainResult
+
+
+class ProgressBar:
+    """:class:`deltaprop.workflow.TrainHooks` as a rich progress bar with the running costs."""
+
+    def __init__(self, disable: bool) -> None:
+        self.progress = Progress(
+            TextColumn("training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("cost {task.fields[loss]:.4g}  validation {task.fields[val]:.4g}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=disable,
+        )
+        self.task: Any = None
+
+    def on_start(self, epochs: int, done: int) -> None:
+        nan = float("nan")
+        self.task = self.progress.add_task("train", total=epochs, loss=nan, val=nan, completed=done)
+        self.progress.start()
+
+    def on_epoch(self, state: TrainState) -> None:
+        h = state.history
+        val = h.val_loss[-1] if h.val_loss else float("nan")
+        self.progress.update(self.task, completed=state.epoch, loss=h.loss[-1], val=val)
+
+    def on_end(self) -> None:
+        self.progress.stop()
+
+
+def train_command(
+    data: str = typer.Option(
+        None, help="Bundled data set (diabetes, friedman1) or a CSV file. [default: diabetes]"
+    ),
+    target: str = typer.Option(
+        None, help="Target column(s) of a CSV file, comma-separated. [default: the last column]"
+    ),
+    hidden: str = typer.Option(None, help="Hidden layer widths. [default: 64,64]"),
+    epochs: int = typer.Option(None, help="Most epochs to train. [default: 200]"),
+    lr: float = typer.Option(None, help="Learning rate. [default: 0.001]"),
+    optimizer: str = typer.Option(
+        None, help="sgd (Nesterov momentum 0.9) or adam. [default: adam]"
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="Samples per mini-batch. [default: 32]"
+    ),
+    seed: int = typer.Option(
+        None, help="Seeds the split, the weights and the shuffling. [default: 0]"
+    ),
+    patience: int = typer.Option(
+        None,
+        help="Stop after this many epochs without a better validation R² and keep the "
+        "best epoch's weights; 0 never stops early. [default: 20]",
+    ),
+    out: str = typer.Option(
+        "deltaprop-run",
+        help="Folder for model.safetensors, loss.png, gradients.png and checkpoint.safetensors.",
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run whose checkpoint is in --out, with its settings."
+    ),
+    checkpoint_every: int = typer.Option(
+        10, "--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."
+    ),
+    plots: bool = typer.Option(
+        True, "--plots/--no-plots", help="Write loss.png and gradients.png."
+    ),
+    scheduler: str = typer.Option(
+        None,
+        "--scheduler",
+        help="Train full-batch on a Dask cluster: its scheduler's ADDRESS "
+        "(tcp://host:8786), or 'local' for a LocalCluster of 2 "
+        "workers (one gradient over all samples per epoch).",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print metrics and paths as JSON, no progress bar."
+    ),
+) -> None:
+    """Train the exercise's network (ReLU hidden, identity output, MSE) and report held-out metrics.
+
+    The data are split 70/10/20 into train, validation and test (seeded); inputs and targets
+    are standardised with the training split's means and scales, which the model file keeps.
+    Ctrl-C writes a checkpoint; --resume continues to the same final weights as a run that
+    was never interrupted.
+    """
+    from .. import workflow
+
+    if checkpoint_every < 1:
+        raise UserError(f"--checkpoint-every must be >= 1; got {checkpoint_every}")
+    given = {
+        "data": data,
+        "target": target,
+        "hidden": None if hidden is None else parse_int_list(hidden, "--hidden"),
+        "epochs": epochs,
+        "lr": lr,
+        "optimizer": optimizer,
+        "batch_size": batch_size,
+        "seed": seed,
+        "patience": patience,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    changes["checkpoint_every"] = checkpoint_every
+    try:
+        result = workflow.train(
+            out=out,
+            resume=resume,
+            changes=changes,
+            plots=plots,
+            scheduler=scheduler,
+            hooks=ProgressBar(disable=as_json),
+        )
+    except workflow.Interrupted as e:
+        sys.stderr.write(f"deltaprop: {e}\nresume with: deltaprop train --out {e.out} --resume\n")
+        raise typer.Exit(130) from None
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        print_result(result)
+
+
+def print_result(result: TrainResult) -> None:
+    """The metrics table of a run and the files it wrote."""
+    s, history = result.settings, result.state.history
+    table = Table(
+        title=escape(
+            f"{s.data}: sizes {result.net.sizes}, {s.optimizer} lr {s.lr:g}, "
+            f"{history.n_iter} epochs ({history.stopped_reason}, best epoch "
+            f"{history.best_epoch}), {result.seconds:.1f} s"
+        ),
+        caption="baseline: always predict the training targets' mean",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    for name in ("split", "m", "R²", "RMSE", "MAE", "baseline R²", "RMSE", "MAE"):
+        table.add_column(name, justify="right")
+    for part, r in result.metrics.items():
+        table.add_row(part, str(r["m"]), *metric_cells(r), *metric_cells(r["baseline"]))
+    console.print(table)
+    console.print(f"wrote {', '.join(result.files.values())}", soft_wrap=True)

@@ -1,0 +1,667 @@
+"""What ``deltaprop train``, ``predict`` and ``evaluate`` do, as a library.
+
+The command line parses options, calls these functions and prints; a notebook calls the same
+functions and gets the same files, weights and numbers::
+
+    from deltaprop.workflow import TrainSettings, train
+    result = train(TrainSettings(data="friedman1", hidden=(32, 32)), out="run")
+    print(result.metrics["test"]["r2"], result.files["model"])
+
+A run, step by step (each step is one function below):
+
+1. **settings** — a frozen :class:`TrainSettings` (the options of ``deltaprop train``), checked
+   when it is made; a resumed run takes the checkpoint's and reconciles the options given
+   (:func:`resume_settings`: they must agree, ``epochs`` may grow);
+2. **data** — a bundled data set or a CSV file (its absolute path and SHA-256 are kept, so a
+   resume on edited data is refused), split 70/10/20 into train/validation/test with the seed;
+3. **standardise** — inputs and targets with the training split's means and scales
+   (:class:`~deltaprop.data.Standardization`, stored with the model);
+4. **train** — :func:`deltaprop.training.fit` (Adam or SGD, mini-batches, early stopping on
+   validation R²), or full-batch on a Dask cluster; a checkpoint every ``checkpoint_every``
+   epochs and on Ctrl-C (:class:`Interrupted`);
+5. **metrics and files** — R², RMSE and MAE on every split beside predicting the training
+   mean; ``model.safetensors``, ``checkpoint.safetensors``, ``loss.png``, ``gradients.png``.
+
+Progress reaches a front end through :class:`TrainHooks` (the CLI draws a rich progress bar
+with it); this module prints nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from . import training  # training.fit is looked up at call time (tests wrap it)
+from .data import DATASETS, Dataset, Splits, Standardization, load_data, regression_metrics, split
+from .io import (
+    CheckpointEvery,
+    Model,
+    load_checkpoint,
+    load_model,
+    save,
+    save_checkpoint,
+    write_atomic,
+)
+from .network import Network
+
+if TYPE_CHECKING:
+    from .training import TrainState
+
+__all__ = [
+    "Evaluation",
+    "Interrupted",
+    "Predictions",
+    "SettingsError",
+    "TrainHooks",
+    "TrainResult",
+    "TrainSettings",
+    "evaluate",
+    "metrics_json",
+    "model_columns",
+    "predict",
+    "resume_settings",
+    "train",
+]
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+class SettingsError(ValueError):
+    """A setting with a bad value; ``field`` names it, :meth:`for_name` words it for a front end.
+
+    ``str(error)`` names the field as Python spells it (``epochs must be >= 1; got 0``); the
+    command line shows the same sentence with its option (``--epochs must be >= 1; got 0``).
+    """
+
+    def __init__(self, field: str, template: str) -> None:
+        self.field, self.template = field, template
+        super().__init__(self.for_name(field))
+
+    def for_name(self, name: str) -> str:
+        """The message with ``name`` where the field is named."""
+        return self.template.replace("{name}", name)
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The settings of one training run: what ``deltaprop train``'s options choose.
+
+    Stored (as JSON, :meth:`to_dict`) in the checkpoint and the model file; a resumed run
+    continues with them. Checked when made: a bad value raises :class:`SettingsError`.
+
+    Attributes
+    ----------
+    data : str
+        A bundled data set (``diabetes``, ``friedman1``) or the path of a CSV file.
+    target : str, tuple of str or None
+        Target column(s) of a CSV file (a comma-separated string or names); None: the last
+        column. A run records the target names it used.
+    hidden : tuple of int
+        Hidden layer widths n_1, ..., n_{L-1}.
+    epochs, lr, optimizer, batch_size, seed
+        As :func:`deltaprop.training.fit` takes them (``optimizer``: ``sgd`` is Nesterov
+        momentum 0.9); ``seed`` also seeds the split and the weights.
+    patience : int
+        Stop after this many epochs without a better validation R² and keep the best
+        epoch's weights; 0 never stops early.
+    data_sha256 : str or None
+        SHA-256 of the CSV file the run was started on (None for a bundled data set).
+    checkpoint_every : int
+        Write a checkpoint every this many epochs (and at the end).
+    """
+
+    data: str = "diabetes"
+    target: str | tuple[str, ...] | None = None
+    hidden: tuple[int, ...] = (64, 64)
+    epochs: int = 200
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    batch_size: int = 32
+    seed: int = 0
+    patience: int = 20
+    data_sha256: str | None = None
+    checkpoint_every: int = 10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, (str, os.PathLike)) or not str(self.data):
+            raise SettingsError(
+                "data", f"{{name}} must name a data set or a file; got {self.data!r}"
+            )
+        object.__setattr__(self, "data", str(self.data))
+        if self.target is not None and not isinstance(self.target, str):
+            object.__setattr__(self, "target", tuple(self.target))
+        object.__setattr__(self, "hidden", _widths(self.hidden))
+        for name, minimum in (
+            ("epochs", 1),
+            ("batch_size", 1),
+            ("seed", 0),
+            ("patience", 0),
+            ("checkpoint_every", 1),
+        ):
+            _check_int(getattr(self, name), name, minimum)
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
+            raise SettingsError("lr", f"{{name}} must be > 0 and finite; got {lr}")
+        object.__setattr__(self, "lr", float(lr))
+        if self.optimizer not in OPTIMIZERS:
+            raise SettingsError(
+                "optimizer", f"{{name}} must be sgd or adam; got {self.optimizer!r}"
+            )
+
+    def replace(self, **changes: Any) -> TrainSettings:
+        """A copy with ``changes`` (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON-ready values (tuples become lists), in field order."""
+        d = dataclasses.asdict(self)
+        for key, value in d.items():
+            if isinstance(value, tuple):
+                d[key] = list(value)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "settings") -> TrainSettings:
+        """Inverse of :meth:`to_dict`; missing keys take their defaults (older checkpoints).
+
+        Raises ``ValueError`` naming ``source`` for unknown keys or bad values.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown settings {', '.join(map(repr, unknown))}")
+        missing = [key for key in OPTIONS if key not in d]
+        if missing:
+            raise ValueError(
+                f"{source}: the settings lack {', '.join(missing)}; "
+                f"it was not written by deltaprop train"
+            )
+        try:
+            return cls(**d)
+        except (SettingsError, TypeError) as e:
+            raise ValueError(f"{source}: invalid settings: {e}") from None
+
+
+OPTIONS = (
+    "data",
+    "target",
+    "hidden",
+    "epochs",
+    "lr",
+    "optimizer",
+    "batch_size",
+    "seed",
+    "patience",
+)
+"""The settings a run is started with and a resume must agree with (``epochs`` may grow)."""
+
+
+def _check_int(value: Any, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise SettingsError(name, f"{{name}} must be an integer; got {value!r}")
+    if value < minimum:
+        raise SettingsError(name, f"{{name}} must be >= {minimum}; got {value}")
+
+
+def _widths(hidden: Any) -> tuple[int, ...]:
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+        raise SettingsError("hidden", f"{{name}} must be a sequence of integers; got {hidden!r}")
+    for v in hidden:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise SettingsError("hidden", f"{{name}} must be integers; got {v!r} in {hidden!r}")
+        if v < 1:
+            raise SettingsError("hidden", f"{{name}} values must be >= 1; got {v} in {hidden!r}")
+    return tuple(int(v) for v in hidden)
+
+
+def _shown(value: Any) -> str:
+    """A setting as an option would spell it: ``64,64`` for a sequence."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def resume_settings(
+    saved: TrainSettings, given: Mapping[str, Any], checkpoint: str | os.PathLike
+) -> TrainSettings:
+    """The checkpoint's settings ``saved``, with the settings ``given`` for the resumed run.
+
+    ``given`` (names of :class:`TrainSettings`, None meaning "not given") must agree with
+    ``saved``, except ``epochs`` (which may grow) and ``checkpoint_every``; raises
+    :class:`SettingsError` otherwise.
+    """
+    changes: dict[str, Any] = {}
+    stored = saved.to_dict()
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key == "epochs":
+            if value < saved.epochs:
+                raise SettingsError(
+                    "epochs",
+                    f"{{name}} {value} is fewer than the {saved.epochs} the run in "
+                    f"{checkpoint} was started with",
+                )
+            changes["epochs"] = value
+        elif key == "checkpoint_every":
+            changes["checkpoint_every"] = value
+        elif _differs(key, value, stored):
+            raise SettingsError(
+                key,
+                f"{{name}} {_shown(value)} differs from the checkpoint's {stored.get(key)} "
+                f"({checkpoint}); leave {{name}} out to resume",
+            )
+    return saved.replace(**changes)
+
+
+def _differs(key: str, value: Any, stored: dict[str, Any]) -> bool:
+    if key == "hidden":
+        value = list(value)
+    elif key == "target":
+        value = [t.strip() for t in value.split(",")] if isinstance(value, str) else list(value)
+    elif key == "data" and stored.get("data_sha256"):
+        value = os.path.abspath(value)
+    return bool(value != stored.get(key))
+
+
+# --- one run -------------------------------------------------------------------------------------
+
+
+class TrainHooks(Protocol):
+    """What a front end hears of a run (the CLI's progress bar is one)."""
+
+    def on_start(self, epochs: int, done: int) -> None:
+        """Training starts: ``done`` of ``epochs`` epochs are behind it (a resumed run)."""
+
+    def on_epoch(self, state: TrainState) -> None:
+        """An epoch ended: ``state.epoch``, ``state.history.loss[-1]``, ``val_loss[-1]``."""
+
+    def on_end(self) -> None:
+        """Training stopped (finished, interrupted or failed)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the run as it was after ``epoch`` is in ``checkpoint``.
+
+    ``train(out=out, resume=True)`` continues it to the same final weights as a run that was
+    never interrupted.
+    """
+
+    def __init__(self, epoch: int, checkpoint: str, out: str) -> None:
+        super().__init__(
+            f"interrupted during epoch {epoch + 1}; saved the run as it was after epoch "
+            f"{epoch} to {checkpoint}"
+        )
+        self.epoch, self.checkpoint, self.out = epoch, checkpoint, out
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    settings : TrainSettings
+        The run's settings (``data`` an absolute path for a file, ``target`` the names used).
+    model : Model
+        The trained network with its standardisation and column names; ``model.predict``
+        works in the data's own units.
+    state : TrainState
+        The training state (``state.history``: costs, scores, gradient norms per epoch).
+    metrics : dict
+        ``metrics[split]`` for ``train``, ``validation``, ``test``: ``r2``, ``rmse``,
+        ``mae``, ``m`` and ``baseline`` (the same metrics of predicting the training mean).
+    files : dict
+        Paths written: ``model``, ``checkpoint`` and, with plots, ``loss_plot``,
+        ``gradients_plot``.
+    seconds : float
+        Time spent in training.
+    """
+
+    settings: TrainSettings
+    model: Model
+    state: TrainState
+    metrics: dict[str, dict[str, Any]]
+    files: dict[str, str]
+    seconds: float
+
+    @property
+    def net(self) -> Network:
+        return self.model.net
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON summary ``deltaprop train --json`` prints."""
+        history = self.state.history
+        return {
+            "epochs": history.n_iter,
+            "best_epoch": history.best_epoch,
+            "stopped_reason": history.stopped_reason,
+            "seconds": self.seconds,
+            "sizes": self.net.sizes,
+            "data": self.settings.data,
+            "metrics": metrics_json(self.metrics),
+            "files": self.files,
+        }
+
+
+@dataclass
+class _Run:
+    """A run ready to train: settings, data, model and state (new or from the checkpoint)."""
+
+    settings: TrainSettings
+    dataset: Dataset
+    parts: Splits
+    model: Model
+    state: TrainState
+    checkpoint: str
+
+
+def train(
+    settings: TrainSettings | None = None,
+    *,
+    out: str | os.PathLike = "deltaprop-run",
+    resume: bool = False,
+    changes: Mapping[str, Any] | None = None,
+    plots: bool = True,
+    scheduler: str | None = None,
+    hooks: TrainHooks | None = None,
+) -> TrainResult:
+    """Train a network as ``deltaprop train`` does and write its files to ``out``.
+
+    Parameters
+    ----------
+    settings : TrainSettings, optional
+        The run's settings (default: ``TrainSettings()``); not with ``resume``.
+    out : str or path
+        Folder for ``model.safetensors``, ``checkpoint.safetensors`` and the plots.
+    resume : bool
+        Continue the run whose checkpoint is in ``out``, with its settings; ``changes``
+        (settings by name) must agree with them, except ``epochs``, which may grow.
+    plots : bool
+        Write ``loss.png`` and ``gradients.png``.
+    scheduler : str, optional
+        Train full-batch on a Dask cluster: its scheduler's address, or ``"local"``.
+    hooks : TrainHooks, optional
+        Told when training starts, after every epoch and when it stops.
+
+    Raises
+    ------
+    SettingsError, ValueError
+        Bad settings or data, a resume that does not match its checkpoint.
+    Interrupted
+        Ctrl-C: the checkpoint holds the run as it was after the last completed epoch.
+    """
+    out = os.fspath(out)
+    checkpoint = os.path.join(out, "checkpoint.safetensors")
+    if resume:
+        if settings is not None:
+            raise ValueError("resume takes its settings from the checkpoint; give changes=")
+        run = _resumed_run(checkpoint, out, changes or {})
+    else:
+        settings = (settings or TrainSettings()).replace(**(changes or {}))
+        run = _new_run(settings, checkpoint)
+    _make_folder(out)
+    seconds = _train_network(run, out, scheduler, hooks)
+    save_checkpoint(checkpoint, run.model.net, run.state, **_saved_with(run))
+    metrics = _metrics(run)
+    files = _write_files(run, out, metrics, plots)
+    return TrainResult(run.settings, run.model, run.state, metrics, files, seconds)
+
+
+def _new_run(settings: TrainSettings, checkpoint: str) -> _Run:
+    """Load and split the data, fit the standardisation, make the network."""
+    dataset = load_data(settings.data, settings.target)
+    if settings.data in DATASETS:
+        settings = settings.replace(target=tuple(dataset.target_names))
+    else:
+        path = os.path.abspath(settings.data)
+        settings = settings.replace(
+            data=path, data_sha256=_file_sha256(path), target=tuple(dataset.target_names)
+        )
+    parts = split(dataset, seed=settings.seed)
+    std = Standardization.fit(
+        *parts.train, feature_names=dataset.feature_names, target_names=dataset.target_names
+    )
+    n_0, n_L = dataset.X.shape[0], dataset.Y.shape[0]
+    net = Network([n_0, *settings.hidden, n_L], seed=settings.seed)
+    model = Model(net, std, dataset.feature_names, dataset.target_names)
+    return _Run(settings, dataset, parts, model, training.TrainState(), checkpoint)
+
+
+def _resumed_run(checkpoint: str, out: str, changes: Mapping[str, Any]) -> _Run:
+    """The run in ``checkpoint``, with ``changes`` reconciled and the data checked unchanged."""
+    if not os.path.isfile(checkpoint):
+        raise SettingsError(
+            "resume", f"{{name}}: there is no checkpoint {checkpoint} to resume from"
+        )
+    ckpt = load_checkpoint(checkpoint)
+    saved = TrainSettings.from_dict(ckpt.settings, checkpoint)
+    settings = resume_settings(saved, changes, checkpoint)
+    state = ckpt.state
+    if state.finished and settings.epochs != saved.epochs:
+        raise ValueError(
+            f"the run in {out} already finished ({state.history.stopped_reason} after "
+            f"epoch {state.epoch}); start a new run for more epochs"
+        )
+    dataset = load_data(settings.data, settings.target)
+    if settings.data_sha256 and _file_sha256(settings.data) != settings.data_sha256:
+        raise ValueError(
+            f"{settings.data} has changed since the checkpoint in {out} was written; "
+            f"resuming needs the same data"
+        )
+    parts = split(dataset, seed=settings.seed)
+    model = dataclasses.replace(
+        ckpt.model, feature_names=dataset.feature_names, target_names=dataset.target_names
+    )
+    return _Run(settings, dataset, parts, model, state, checkpoint)
+
+
+def _file_sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _make_folder(out: str) -> None:
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:  # a file of that name, or a parent that is not a folder
+        raise SettingsError(
+            "out", f"{{name}} {out}: cannot create the folder ({e.strerror})"
+        ) from None
+
+
+def _saved_with(run: _Run) -> dict[str, Any]:
+    """What the checkpoint stores beside the network and the state."""
+    return {
+        "settings": run.settings.to_dict(),
+        "standardization": run.model.standardization,
+        "feature_names": run.model.feature_names,
+        "target_names": run.model.target_names,
+    }
+
+
+class _EpochHook:
+    """A fit callback that passes every epoch on to the hooks."""
+
+    def __init__(self, hooks: TrainHooks) -> None:
+        self.hooks = hooks
+
+    def on_epoch_end(self, state: TrainState, net: Network) -> None:
+        self.hooks.on_epoch(state)
+
+
+def _train_network(run: _Run, out: str, scheduler: str | None, hooks: TrainHooks | None) -> float:
+    """Standardise, train (in place: ``run.model.net``, ``run.state``); the seconds it took."""
+    s, std, net = run.settings, run.model.standardization, run.model.net
+    assert std is not None  # a run always standardises
+    X_train, Y_train = std.transform_X(run.parts.train[0]), std.transform_Y(run.parts.train[1])
+    validation = (
+        std.transform_X(run.parts.validation[0]),
+        std.transform_Y(run.parts.validation[1]),
+    )
+    callbacks: list[Any] = [CheckpointEvery(run.checkpoint, s.checkpoint_every, **_saved_with(run))]
+    if hooks is not None:
+        callbacks.append(_EpochHook(hooks))
+    if scheduler is not None:  # the same fit, full-batch on Dask (deltaprop.distributed)
+        from .distributed import as_dask, start_client
+
+        client = start_client(scheduler)
+        X_train, Y_train = as_dask(X_train, client=client), as_dask(Y_train, client=client)
+    started = time.perf_counter()
+    if hooks is not None:
+        hooks.on_start(s.epochs, run.state.epoch)
+    try:
+        try:
+            if not run.state.finished:
+                training.fit(
+                    net,
+                    X_train,
+                    Y_train,
+                    optimizer=s.optimizer,
+                    lr=s.lr,
+                    epochs=s.epochs,
+                    batch_size=s.batch_size,
+                    seed=s.seed,
+                    early_stopping=s.patience > 0,
+                    validation_data=validation,
+                    n_iter_no_change=s.patience or None,
+                    callbacks=callbacks,
+                    state=run.state,
+                )  # updates run.state in place
+        finally:
+            if hooks is not None:
+                hooks.on_end()
+    except training.TrainingInterrupted as e:
+        save_checkpoint(run.checkpoint, net, e.state, **_saved_with(run))
+        raise Interrupted(e.state.epoch, run.checkpoint, out) from None
+    return time.perf_counter() - started
+
+
+def _metrics(run: _Run) -> dict[str, dict[str, Any]]:
+    """Metrics of every split, beside predicting the training targets' mean."""
+    mean = run.parts.train[1].mean(axis=1, keepdims=True)
+    metrics: dict[str, dict[str, Any]] = {}
+    for part, (X, Y) in zip(("train", "validation", "test"), run.parts):
+        metrics[part] = dict(regression_metrics(Y, run.model.predict(X)))
+        metrics[part]["baseline"] = regression_metrics(Y, np.broadcast_to(mean, Y.shape))
+        metrics[part]["m"] = Y.shape[1]
+    return metrics
+
+
+def _write_files(run: _Run, out: str, metrics: dict[str, Any], plots: bool) -> dict[str, str]:
+    """The model file (settings and metrics in its metadata) and the plots; their paths."""
+    files = {"model": os.path.join(out, "model.safetensors"), "checkpoint": run.checkpoint}
+    meta = {"settings": run.settings.to_dict(), "metrics": metrics_json(metrics)}
+    saved = _saved_with(run)
+    del saved["settings"]
+    save(run.model.net, files["model"], metadata=meta, **saved)
+    if plots:
+        from .plots import plot_gradients, plot_loss
+
+        history = run.state.history
+        files["loss_plot"] = str(plot_loss(history, os.path.join(out, "loss.png")))
+        files["gradients_plot"] = str(plot_gradients(history, os.path.join(out, "gradients.png")))
+    return files
+
+
+def metrics_json(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """``metrics`` with every non-finite number as None (JSON has no NaN), nested dicts too."""
+    return {
+        k: metrics_json(v) if isinstance(v, Mapping) else _finite_or_none(v)
+        for k, v in metrics.items()
+    }
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if x == x and abs(x) != float("inf") else None
+
+
+# --- using a model -------------------------------------------------------------------------------
+
+
+@dataclass
+class Predictions:
+    """What :func:`predict` returns: ``Y`` of shape (n_L, m) and the same as CSV text."""
+
+    target_names: list[str]
+    Y: np.ndarray
+    csv: str
+
+
+def model_columns(model: Model, model_path: str | os.PathLike) -> list[str]:
+    """The model's input columns by name (the data are matched to them)."""
+    if model.feature_names is None:
+        raise ValueError(
+            f"{model_path} stores no feature names, so its input columns cannot be "
+            f"found by name (save it with feature_names=[...])"
+        )
+    return model.feature_names
+
+
+def predict(
+    model: str | os.PathLike, data: str | os.PathLike, *, out: str | os.PathLike | None = None
+) -> Predictions:
+    """Predict with a saved model: one column of ``Y`` per data row, in the targets' units.
+
+    ``data`` is a CSV file (or a bundled data set) holding the model's input columns, by
+    name; with ``out`` the predictions are also written there as CSV (atomically).
+    """
+    from .data import format_csv
+
+    m = load_model(model)
+    dataset = load_data(data, features=model_columns(m, model))
+    Y = m.predict(dataset.X)
+    names = m.target_names or [f"y{i}" for i in range(Y.shape[0])]
+    text = format_csv(names, Y)
+    if out:
+        write_atomic(out, text.encode())
+    return Predictions(names, Y, text)
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` returns: ``metrics`` has ``r2``, ``rmse``, ``mae``, ``m`` and,
+    when the model knows its training mean, ``baseline``."""
+
+    target_names: list[str]
+    metrics: dict[str, Any]
+
+
+def evaluate(
+    model: str | os.PathLike,
+    data: str | os.PathLike,
+    target: str | Sequence[str] | None = None,
+) -> Evaluation:
+    """R², RMSE and MAE of a saved model on labelled data, beside predicting the training mean.
+
+    ``target`` names the target column(s); by default the model's own target names.
+    """
+    m = load_model(model)
+    targets = target or m.target_names
+    if targets is None:
+        raise SettingsError("target", f"{{name}} is needed: {model} stores no target names")
+    dataset = load_data(data, targets, features=model_columns(m, model))
+    assert dataset.Y is not None  # a target was named
+    if dataset.Y.shape[0] != m.net.sizes[-1]:
+        raise SettingsError(
+            "target",
+            f"{{name}} names {dataset.Y.shape[0]} column(s) but the model has "
+            f"{m.net.sizes[-1]} output(s)",
+        )
+    metrics: dict[str, Any] = dict(regression_metrics(dataset.Y, m.predict(dataset.X)))
+    std = m.standardization
+    if std is not None and std.y_mean is not None:  # the training targets' mean
+        mean = np.broadcast_to(std.y_mean[:, None], dataset.Y.shape)
+        metrics["baseline"] = regression_metrics(dataset.Y, mean)
+    metrics["m"] = dataset.Y.shape[1]
+    return Evaluation(dataset.target_names, metrics)
