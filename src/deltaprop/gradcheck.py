@@ -39,7 +39,7 @@ import numpy as np
 
 from . import _array
 from .init import as_generator
-from .network import Network
+from .network import Layers, Network
 
 
 @dataclass
@@ -155,8 +155,9 @@ def _host64(x: Any, name: str) -> np.ndarray:
     return host.astype(np.float64)
 
 
-def _full(P: Any, l: int, grad: np.ndarray, J: Any, eps: float, floor: float) -> float:
-    """Worst relative error over every entry of parameter P[l] (perturbed in place)."""
+def _central_differences(P: Any, l: int, J: Any, eps: float) -> np.ndarray:
+    """:math:`(J(\\theta + \\varepsilon) - J(\\theta - \\varepsilon))/2\\varepsilon` for every
+    entry θ of parameter P[l] (perturbed in place and restored)."""
     theta = P[l]
     numeric = np.empty_like(theta)
     for idx in np.ndindex(theta.shape):
@@ -167,7 +168,48 @@ def _full(P: Any, l: int, grad: np.ndarray, J: Any, eps: float, floor: float) ->
         J_minus = J()
         theta[idx] = saved
         numeric[idx] = (J_plus - J_minus) / (2 * eps)
+    return numeric
+
+
+def _full(P: Any, l: int, grad: np.ndarray, J: Any, eps: float, floor: float) -> float:
+    """Worst relative error over every entry of parameter P[l] (perturbed in place)."""
+    numeric = _central_differences(P, l, J, eps)
     return float(np.max(relative_error(np.asarray(grad), numeric, floor)))
+
+
+def numerical_gradients(
+    net: Network, X: Any, Y: Any, eps: float = 1e-5
+) -> tuple[float, Layers, Layers]:
+    """The cost and its gradients by central differences alone, in float64 on NumPy.
+
+    The reference :func:`gradcheck` compares with, entry by entry: no back-propagation is
+    involved, only ``net.cost`` at :math:`\\theta \\pm \\varepsilon` for each parameter θ.
+
+    Parameters
+    ----------
+    net : Network
+        Not modified (a float64 NumPy copy is perturbed).
+    X : array of shape (n_0, m)
+    Y : array of shape (n_L, m)
+    eps : float, default 1e-5
+
+    Returns
+    -------
+    J : float
+    dW, db : Layers
+        ``dW[l]`` of shape ``(n_l, n_{l-1})``, ``db[l]`` of shape ``(n_l, 1)``, l = 1..L.
+    """
+    if not 0 < eps < np.inf:
+        raise ValueError(f"eps must be > 0 and finite; got {eps!r}")
+    ref = net.to("numpy", dtype="float64")
+    X, Y = ref._check_XY(_host64(X, "X"), _host64(Y, "Y"))
+
+    def J() -> float:
+        return ref.cost(X, Y)
+
+    dW = [_central_differences(ref.W, l, J, eps) for l in range(1, ref.L + 1)]
+    db = [_central_differences(ref.b, l, J, eps) for l in range(1, ref.L + 1)]
+    return J(), Layers(dW, "dW"), Layers(db, "db")
 
 
 def _directional(
@@ -191,4 +233,10 @@ def _directional(
     return worst
 
 
-__all__ = ["GradcheckReport", "LayerReport", "gradcheck", "relative_error"]
+__all__ = [
+    "GradcheckReport",
+    "LayerReport",
+    "gradcheck",
+    "numerical_gradients",
+    "relative_error",
+]

@@ -107,7 +107,24 @@ class Layers(Sequence):
         return iter(self._items)
 
     def __repr__(self) -> str:
-        return f"Layers({self._name}[1..{len(self._items)}])"
+        """Every layer's value under its number: ``dW[1] (2, 2) = [[...]]``; arrays on any
+        backend are shown through NumPy (large ones summarised as NumPy does)."""
+        head = f"Layers({self._name}[1..{len(self._items)}]"
+        if not self._items:
+            return head + ")"
+        lines = [head + ":"]
+        for l, item in enumerate(self._items, 1):
+            shape = getattr(item, "shape", None)
+            if shape is not None:
+                try:
+                    text = np.array2string(np.asarray(_array.to_numpy(item)), prefix="    ")
+                except (TypeError, ValueError):  # pragma: no cover - an unconvertible array
+                    text = repr(item)
+                lines.append(f"  {self._name}[{l}] {tuple(shape)} =")
+                lines.append("    " + text)
+            else:
+                lines.append(f"  {self._name}[{l}] = {item!r}")
+        return "\n".join(lines) + "\n)"
 
 
 def _validate_sizes(sizes: Any) -> list[int]:
