@@ -189,13 +189,13 @@ CSV_CASES = [
         "single-row",
         b"x0,x1,x2,y\n1,2,3,4\n",
         [],
-        ["{path}", "1 sample(s) are too few to split", "at least 3"],
+        ["{path}", "1 row(s) are too few for a 70%/10%/20%", "at least 6 rows are needed"],
     ),
     (
         "two-rows",
         b"x0,x1,x2,y\n1,2,3,4\n5,6,7,8\n",
         [],
-        ["{path}", "2 sample(s) are too few to split"],
+        ["{path}", "2 row(s) are too few", "at least 6 rows are needed"],
     ),
     (
         "value-overflows-float64",

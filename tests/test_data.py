@@ -10,12 +10,17 @@ from hypothesis import strategies as st
 from sklearn.datasets import load_diabetes, make_friedman1
 
 from deltaprop.data import (
+    Dataset,
+    Labels,
     Standardization,
+    classification_metrics,
+    detect_task,
     from_frame,
     load_data,
     load_dataset,
     read_csv,
     split,
+    target_labels,
 )
 
 
@@ -171,3 +176,165 @@ def test_standardisation_matches_numpy_and_inverts():
         Standardization.from_dict({**s.to_dict(), "y_mean": [0.0]}, 3, 2)
     only_x = Standardization.fit(X)
     assert only_x.y_mean is None and np.array_equal(only_x.transform_Y(Y), Y)
+
+
+# --- issue 15: bundled classification sets, the CSV dialect, tasks, labels, metrics ----------
+
+
+@pytest.mark.parametrize(
+    ("name", "loader", "classes"),
+    [
+        ("wine", "load_wine", ["class_0", "class_1", "class_2"]),
+        ("breast_cancer", "load_breast_cancer", ["benign", "malignant"]),
+        ("digits", "load_digits", None),
+    ],
+)
+def test_bundled_classification_sets_match_scikit_learn(name, loader, classes):
+    from sklearn import datasets
+
+    bunch = getattr(datasets, loader)()
+    d = load_dataset(name)
+    assert np.array_equal(d.X, bunch.data.T) and d.classes == classes
+    labels = target_labels(d)
+    if classes is None:  # digits: the integers 0..9 themselves
+        assert labels.tolist() == bunch.target.tolist()
+    else:  # the label names scikit-learn gives each class
+        assert labels.tolist() == [str(bunch.target_names[t]) for t in bunch.target]
+    assert detect_task(d) == ("binary" if name == "breast_cancer" else "multiclass")
+
+
+def test_read_csv_sniffs_the_separator_and_reads_decimal_commas(tmp_path):
+    expected_X, expected_Y = [[1.5, -2.0], [3.0, 4.25]], [[5.0, 6e-3]]
+    for text, kwargs in [
+        ("a;b;y\n1,5;3;5\n-2;4,25;6e-3\n", {"decimal": ","}),  # a German spreadsheet
+        ("a\tb\ty\n1.5\t3\t5\n-2\t4.25\t6e-3\n", {}),
+        ("a|b|y\n1.5|3|5\n-2|4.25|6e-3\n", {}),
+        ("a,b,y\n1.5,3,5\n-2,4.25,6e-3\n", {}),
+        ('a;b;y\n"1,5";3;5\n-2;"4,25";6e-3\n', {"decimal": ",", "sep": ";"}),
+    ]:
+        d = read_csv(_csv(tmp_path, text), **kwargs)
+        assert d.feature_names == ["a", "b"], text
+        assert np.array_equal(d.X, expected_X) and np.array_equal(d.Y, expected_Y), text
+    with pytest.raises(ValueError, match="non-numeric value '1,5'"):  # no decimal="," given
+        read_csv(_csv(tmp_path, "a;b;y\n1,5;3;5\n-2;4,25;6e-3\n"))
+    with pytest.raises(ValueError, match="sep must be one character"):
+        read_csv(_csv(tmp_path, "a,y\n1,2\n"), sep=",", decimal=",")
+
+
+def test_read_csv_encoding_index_and_id_columns(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("température;y\n1,5;2\n".encode("latin-1"))
+    d = read_csv(path, encoding="latin-1", decimal=",")
+    assert d.feature_names == ["température"] and d.X.tolist() == [[1.5]]
+    with pytest.raises(ValueError, match="not a UTF-8 text file"):
+        read_csv(path)
+    with pytest.raises(ValueError, match="unknown encoding 'klingon'"):
+        read_csv(path, encoding="klingon")
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "y": [4.0, 5.0, 6.0]}, index=[7, 8, 9])
+    frame.to_csv(tmp_path / "pandas.csv")  # header ",a,y": the index under an empty name
+    d = read_csv(tmp_path / "pandas.csv")
+    assert d.feature_names == ["a"] and d.ids == ["7", "8", "9"]
+    path = _csv(tmp_path, "row,name,a,y\n0,ann,1,2\n1,bob,3,4\n")
+    d = read_csv(path, index_col="row", id_col="name")
+    assert d.feature_names == ["a"] and d.ids == ["ann", "bob"] and d.Y.tolist() == [[2, 4]]
+    assert read_csv(path, index_col=0, id_col="name").feature_names == ["a"]
+    d = read_csv(_csv(tmp_path, "a,y,name\n1,2,ann\n3,4,bob\n"), id_col="name")
+    assert d.target_names == ["y"] and d.ids == ["ann", "bob"]  # the last column that is data
+    with pytest.raises(ValueError, match="no id_col column named 'who'"):
+        read_csv(path, id_col="who")
+
+
+def test_text_targets_are_class_labels_only_when_asked(tmp_path):
+    path = _csv(tmp_path, "a,kind\n1,barolo\n2,grignolino\n3,barolo\n4,barbera\n")
+    with pytest.raises(ValueError, match="non-numeric value 'barolo'"):
+        read_csv(path)
+    d = read_csv(path, labels=True)
+    assert d.classes == ["barbera", "barolo", "grignolino"] and d.Y.tolist() == [[1, 2, 1, 0]]
+    assert detect_task(d) == "multiclass"
+    assert target_labels(d).tolist() == ["barolo", "grignolino", "barolo", "barbera"]
+    # numbers with one typo are not labels: the error names the cell
+    rows = "".join(f"{i},{i * 1.5}\n" for i in range(60))
+    with pytest.raises(ValueError, match=r"line 3, column 'y': non-numeric value 'x'"):
+        read_csv(_csv(tmp_path, "a,y\n0,1\n1,x\n" + rows), labels=True)
+    with pytest.raises(ValueError, match="line 3, column 'kind': missing class label"):
+        read_csv(_csv(tmp_path, "a,kind\n1,red\n2,\n"), labels=True)
+
+
+def test_detect_task_from_the_targets():
+    def data(Y, classes=None):
+        Y = np.asarray(Y, dtype=float)
+        return Dataset(np.zeros((1, Y.shape[1])), Y, ["a"], ["y"] * Y.shape[0], "t", None, classes)
+
+    assert detect_task(data([[0, 1, 1, 0]])) == "binary"
+    assert detect_task(data([[3, 1, 2, 2]])) == "multiclass"
+    assert detect_task(data([[0.5, 1, 2, 2]])) == "regression"
+    assert detect_task(data([list(range(30))])) == "regression"  # too many distinct integers
+    assert detect_task(data([[0, 1, 1], [1, 1, 0]])) == "multilabel"
+    assert detect_task(data([[0, 1, 2], [1, 1, 0]])) == "regression"
+    assert detect_task(data([[0, 1, 0]], ["no", "yes"])) == "binary"
+
+
+def test_labels_encode_decode_and_refuse_unknown_classes():
+    X = np.zeros((1, 4))
+    d = Dataset(X, np.array([[3.0, 1, 2, 3]]), ["a"], ["y"], "t")
+    lab = Labels.fit(d)
+    assert (lab.task, lab.classes, lab.output, lab.loss) == (
+        "multiclass",
+        [1, 2, 3],
+        "softmax",
+        "cross_entropy",
+    )
+    Y = lab.encode(d)
+    assert Y.tolist() == [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]]
+    assert lab.decode(Y).tolist() == [3, 1, 2, 3]
+    assert Labels.from_dict(lab.to_dict(), 3) == lab
+    with pytest.raises(ValueError, match="class label 7 is not one of the model's classes"):
+        lab.indices([7])
+    binary = Labels.fit(Dataset(X, np.array([[0.0, 1, 1, 0]]), ["a"], ["y"], "t", None, ["n", "y"]))
+    assert binary.n_outputs == 1 and binary.output == "sigmoid"
+    assert binary.decode([[0.2, 0.7]]).tolist() == ["n", "y"]
+    assert binary.proba([[0.2]]).tolist() == [[0.8], [0.2]]
+    with pytest.raises(ValueError, match="does not fit 3 output"):
+        Labels.from_dict(binary.to_dict(), 3)
+
+
+def test_classification_metrics_equal_scikit_learn():
+    from sklearn import metrics
+
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 3, 50)
+    P = rng.dirichlet(np.ones(3), 50)  # rows = samples
+    lab = Labels("multiclass", ["a", "b", "c"])
+    Y = np.eye(3)[true].T
+    got = classification_metrics(Y, P.T, lab)
+    pred = P.argmax(axis=1)
+    assert got["accuracy"] == metrics.accuracy_score(true, pred)
+    assert got["balanced_accuracy"] == metrics.balanced_accuracy_score(true, pred)
+    assert got["log_loss"] == pytest.approx(metrics.log_loss(true, P), rel=1e-12)
+    assert got["confusion_matrix"] == metrics.confusion_matrix(true, pred).tolist()
+    # binary: one sigmoid output
+    p1 = rng.uniform(size=40)
+    t = rng.integers(0, 2, 40)
+    got = classification_metrics(t[None].astype(float), p1[None], Labels("binary", [0, 1]))
+    assert got["accuracy"] == metrics.accuracy_score(t, p1 >= 0.5)
+    assert got["log_loss"] == pytest.approx(metrics.log_loss(t, p1), rel=1e-12)
+
+
+def test_too_little_data_for_the_split_says_how_many_rows_are_needed():
+    d = Dataset(np.zeros((2, 5)), np.zeros((1, 5)), ["a", "b"], ["y"], "x.csv")
+    with pytest.raises(ValueError, match="5 row.s. are too few .*at least 6 rows are needed"):
+        split(d)
+    import re
+
+    def rows(m):
+        return d._replace(X=np.zeros((2, m)), Y=np.zeros((1, m)))
+
+    with pytest.raises(ValueError, match="at least .* rows are needed") as info:
+        split(rows(20), test_fraction=0.5, validation_fraction=0.45)
+    need = int(re.search(r"at least (\d+) rows", str(info.value)).group(1))
+    split(rows(need), test_fraction=0.5, validation_fraction=0.45)  # the number is enough
+    with pytest.raises(ValueError):  # and the smallest that is
+        split(rows(need - 1), test_fraction=0.5, validation_fraction=0.45)
+    parts = split(d._replace(X=np.zeros((2, 6)), Y=np.zeros((1, 6))))
+    assert [p[0].shape[1] for p in parts] == [2, 2, 2]
