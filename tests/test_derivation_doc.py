@@ -206,3 +206,100 @@ def test_the_slips_of_the_exercise_are_all_addressed(text):
         "deltaprop blowup --family fanout --max-depth 30 --plot docs/blowup.png",
     ):
         assert phrase in text, phrase
+
+
+# --- the shape of the document: teachable, and shipped ---------------------------------------
+
+
+def _sections(text, level="## "):
+    """{heading: body} for the headings of one level."""
+    parts = re.split(rf"^{level}(.*)$", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def test_each_task_opens_with_a_short_answer(text):
+    tasks = {h: body for h, body in _sections(text).items() if "Task" in h}
+    assert len(tasks) == 3, list(tasks)
+    for heading, body in tasks.items():
+        first = body.strip().split("\n\n")[0]
+        assert first.startswith("**Short answer.**"), heading
+
+
+def test_the_summary_box_states_the_four_equations_with_shapes(text):
+    box = text[text.index("> **The four equations.**") :].split("\n\n")[0]
+    rows = [
+        r
+        for r in box.splitlines()
+        if r.startswith("> | (") or r.startswith("> | w") or r.startswith("> | b")
+    ]
+    assert [r.split("|")[1].strip() for r in rows] == ["(ii)", "(i)", "weights", "biases"]
+    for r in rows:
+        assert r.count("(n_") >= 2, r  # each with the shapes of both sides
+
+
+def test_implemented_and_checked_live_in_the_table_only(text):
+    body = text[text.index("## 1.") :]
+    for phrase in ("Implemented in", "implemented in", "checked by", "Checked by"):
+        assert phrase not in body, phrase
+
+
+def _images(text):
+    return [t for bang, _, t in LINK.findall(text) if bang]
+
+
+def test_every_figure_is_drawn_by_the_script(text, tmp_path):
+    import importlib.util
+
+    pytest.importorskip("matplotlib")
+    spec = importlib.util.spec_from_file_location(
+        "make_figures", DOC.parent / "figures" / "make_figures.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    made = {p.name for p in module.main(tmp_path)}
+    drawn = {Path(t).name for t in _images(text) if t.startswith("figures/")}
+    assert drawn == made == {"network.svg", "graphs.svg"}
+    for name in made:
+        svg = (tmp_path / name).read_text(encoding="utf-8")
+        assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+        assert (DOC.parent / "figures" / name).is_file()  # and the drawing is committed
+
+
+def test_every_image_and_the_document_ship_in_the_wheel_config(text):
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = config["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    expected = {"docs/derivation.md": "deltaprop/docs/derivation.md"}
+    for target in _images(text):
+        expected[f"docs/{target}"] = f"deltaprop/docs/{target}"  # same relative paths
+    assert shipped == expected
+
+
+def test_derivation_path_in_a_source_checkout():
+    from deltaprop._docs import derivation_path
+
+    assert derivation_path() == DOC
+
+
+def test_the_wheel_ships_the_derivation(tmp_path):
+    import importlib.util
+    import zipfile
+
+    builders = pytest.importorskip("hatchling.builders.wheel")
+    (wheel,) = builders.WheelBuilder(str(ROOT)).build(
+        directory=str(tmp_path), versions=["standard"]
+    )
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        assert z.read("deltaprop/docs/derivation.md") == DOC.read_bytes()
+        for target in _images(DOC.read_text(encoding="utf-8")):
+            assert f"deltaprop/docs/{target}" in names, target
+        z.extractall(tmp_path / "site")
+    # the installed helper names the packaged copy
+    spec = importlib.util.spec_from_file_location(
+        "_docs", tmp_path / "site" / "deltaprop" / "_docs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.derivation_path() == tmp_path / "site" / "deltaprop" / "docs" / "derivation.md"
