@@ -262,3 +262,21 @@ def test_layers_repr_shows_values_with_layer_numbers():
     assert "W[1] (2, 2) =" in text and "W[2] (1, 2) =" in text
     assert "[[ 1.  -1. ]" in text
     assert "g[1] = Activation('relu')" in repr(net.g)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import deltaprop.explain
+    import deltaprop.formula
+    import deltaprop.web.explain_page
+    import deltaprop.web.mathml
+
+    for module in (
+        deltaprop.explain,
+        deltaprop.formula,
+        deltaprop.web.mathml,
+        deltaprop.web.explain_page,
+    ):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -25,7 +25,7 @@ from typing import Any
 
 Token = dict[str, Any]
 
-_OPS = {"·": "&#x22C5;", "−": "&#x2212;"}
+_OPS = {"·": "⋅"}
 
 
 def _layer(text: str) -> str:
@@ -57,9 +57,9 @@ def _sym(t: Token) -> str:
     if t.get("layer") is not None:
         sup += _layer(t["layer"])
     if t.get("prime"):
-        sup += "<mo>&#x2032;</mo>"
+        sup += "<mo>′</mo>"
     if t.get("T"):
-        sup += "<mo>&#x22A4;</mo>"
+        sup += "<mo>⊤</mo>"
     if not sup:
         return base
     return f"<msup>{base}<mrow>{sup}</mrow></msup>"
@@ -77,8 +77,8 @@ def _token(t: Token) -> str:
         return f"<mrow>{_token(t['call'])}<mo>(</mo>{_tokens(t['args'])}<mo>)</mo></mrow>"
     if "grad" in t:
         return (
-            "<mfrac><mrow><mo>&#x2202;</mo><mi>J</mi></mrow>"
-            f"<mrow><mo>&#x2202;</mo>{_token(t['grad'])}</mrow></mfrac>"
+            "<mfrac><mrow><mo>∂</mo><mi>J</mi></mrow>"
+            f"<mrow><mo>∂</mo>{_token(t['grad'])}</mrow></mfrac>"
         )
     if "frac" in t:
         num, den = t["frac"]
