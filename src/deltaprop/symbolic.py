@@ -542,7 +542,7 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], bool]]]:
 def run_checks(quick: bool = False, progress: Callable[[Check], None] | None = None) -> list[Check]:
     """Run every symbolic check, timing each; ``quick`` runs the small subset only.
 
-    The full set takes about a minute on two cores; ``quick`` a few seconds.
+    The full set takes a few seconds on two cores; ``quick`` about one.
     ``progress(check)`` is called after each one.
     """
     results = []
