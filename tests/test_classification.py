@@ -204,7 +204,9 @@ def test_general_and_shortcut_paths_give_the_same_gradients():
         X, Y = rng.normal(size=(3, 9)), _targets(output, n_L, 9, 0)
         J1, dW1, db1 = fast.gradients(X, Y)
         J2, dW2, db2 = slow.gradients(X, Y)
-        assert J1 == J2
+        # the pairing's J comes from the logits (losses.LOGIT_COSTS), the general one from the
+        # clipped J(A): equal to rounding away from saturation
+        assert abs(J1 - J2) <= 1e-14 * abs(J2)
         for l in (1, 2):
             np.testing.assert_allclose(dW1[l], dW2[l], rtol=1e-12, atol=1e-15)
             np.testing.assert_allclose(db1[l], db2[l], rtol=1e-12, atol=1e-15)

@@ -406,12 +406,12 @@ def test_binary_cross_entropy_network_saturated_both_ways(hidden, dtype):
     with np.errstate(**RAISE):
         J, dW, db = net.gradients(X, Y)
         A = net.forward(X)
-    # A = sigmoid(±1e4) = [1, 0] exactly; each sample is confidently wrong, so with A clipped
-    # to [eps, 1 − eps]: J = −(1/2)(log eps + log eps) = −log eps
-    # (36.04 in float64, 15.94 in float32), finite.
-    eps = float(np.finfo(dtype).eps)
+    # A = sigmoid(±1e4) = [1, 0] exactly; each sample is confidently wrong. J comes from the
+    # logits z² = [1e4, −1e4] (losses.LOGIT_COSTS): per sample y softplus(−z) + (1 − y)
+    # softplus(z) = softplus(1e4) = 1e4 for both, so J = (1e4 + 1e4)/2 = 1e4 exactly (the
+    # clipped J(A) gave −log eps = 36.04, whose gradient is 0, not the δ below).
     assert A.tolist() == [[1.0, 0.0]]
-    assert math.isclose(J, -math.log(eps), rel_tol=1e-6)
+    assert J == 1e4
     # δ² = (A − Y)/m = [0.5, −0.5] (the sigmoid + cross-entropy pairing)
     # dW² = δ² a¹ᵀ: for sigmoid a¹ = [[1, 0], [0, 1]] gives [[0.5, −0.5]]; for softplus
     # a¹ = [[1e4, 0], [0, 1e4]] gives [[5000, −5000]]; db² = 0.5 − 0.5 = 0.
@@ -432,11 +432,11 @@ def test_softmax_cross_entropy_network_saturated(dtype):
     with np.errstate(**RAISE):
         J, dW, db = net.gradients(X, Y)
         A = net.forward(X)
-    # sample 1: z = [1e4, 0, −1e4] → a = [1, 0, 0], wrong: −log(clip(0)) = −log eps
-    # sample 2: z = [−1e4, 0, 1e4] → a = [0, 0, 1], right: −log 1 = 0;  J = −log(eps)/2
-    eps = float(np.finfo(dtype).eps)
+    # From the logits: −log a_y = log Σ e^(z − max z) − (z_y − max z).
+    # sample 1: z = [1e4, 0, −1e4], wrong (y = 3): log 1 − (−1e4 − 1e4) = 2e4
+    # sample 2: z = [−1e4, 0, 1e4], right: log 1 − 0 = 0;  J = (2e4 + 0)/2 = 1e4
     assert A.tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
-    assert math.isclose(J, -math.log(eps) / 2, rel_tol=1e-6)
+    assert J == 1e4
     # δ = (A − Y)/m = [[0.5, 0], [0, 0], [−0.5, 0]]; dW = δ xᵀ = [[0.5], [0], [−0.5]]
     np.testing.assert_allclose(dW[1], [[0.5], [0.0], [-0.5]], rtol=1e-6, atol=0)
     np.testing.assert_allclose(db[1], [[0.5], [0.0], [-0.5]], rtol=1e-6, atol=0)

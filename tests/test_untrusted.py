@@ -161,3 +161,95 @@ def test_regular_files_still_load(tmp_path, model_file):
     link = tmp_path / "link.safetensors"
     link.symlink_to(model_file)  # a link to a regular file is fine
     assert np.array_equal(dp.load(link).W[1], net.W[1])
+
+
+# --- tampered checkpoints --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoint_parts(tmp_path_factory):
+    """A real checkpoint (Adam, validation) as (tensors, deltaprop metadata)."""
+    from safetensors.numpy import load as st_load
+
+    from deltaprop.training import TrainState, fit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 40))
+    Y = 2 * X[:1]
+    net, state = dp.Network([2, 3, 1], seed=0), TrainState()
+    fit(net, X, Y, epochs=3, state=state, optimizer="adam", validation_data=(X, Y))
+    path = tmp_path_factory.mktemp("ckpt") / "c.safetensors"
+    dp_io.save_checkpoint(path, net, state, settings={"epochs": 3})
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    meta = json.loads(json.loads(raw[8 : 8 + n])["__metadata__"]["deltaprop"])
+    return st_load(raw), meta
+
+
+def _tampered(tmp_path, parts, edit):
+    from safetensors.numpy import save_file
+
+    tensors, meta = parts
+    tensors = {k: v.copy() for k, v in tensors.items()}
+    meta = json.loads(json.dumps(meta))
+    edit(tensors, meta)
+    path = tmp_path / "tampered.safetensors"
+    save_file(tensors, path, metadata={"deltaprop": json.dumps(meta)})
+    return path
+
+
+def _ts(key, value):
+    def edit(tensors, meta):
+        target = meta["train_state"]
+        *parents, last = key.split(".")
+        for p in parents:
+            target = target[p]
+        target[last] = value
+
+    return edit
+
+
+def _tensor(name, value):
+    def edit(tensors, meta):
+        tensors[name] = value(tensors[name])
+
+    return edit
+
+
+TAMPERED = [
+    ("adam-beta_1-1", _ts("optimizer_hyper.beta_1", 1.0), "beta_1 must be a finite number in"),
+    ("adam-beta_2-nan", _ts("optimizer_hyper.beta_2", -0.5), "beta_2 must be a finite number"),
+    ("adam-t-negative", _ts("optimizer_hyper.t", -1), "optimizer t must be an integer >= 0"),
+    ("adam-t-float", _ts("optimizer_hyper.t", 2.5), "optimizer t must be an integer >= 0"),
+    ("adam-epsilon-0", _ts("optimizer_hyper.epsilon", 0), "epsilon must be a finite number"),
+    ("adam-lr-missing", lambda t, m: m["train_state"]["optimizer_hyper"].pop("lr"), "lacks 'lr'"),
+    ("unknown-optimizer", _ts("optimizer", "rmsprop"), "unknown optimizer 'rmsprop'"),
+    ("epoch-bogus", _ts("epoch", 10**6), "epoch 1000000 disagrees with the history"),
+    ("stopped-reason-bogus", _ts("history.stopped_reason", "done"), "stopped_reason must be"),
+    ("best-epoch-bogus", _ts("history.best_epoch", 99), "best_epoch 99"),
+    ("rng-state-bogus", _ts("rng_state", {"bit_generator": "MT19937"}), "not a PCG64"),
+    ("best-score-nan", _ts("best_score", "NaN"), ""),
+    ("best-W-nan", _tensor("state.best.W.1", lambda a: a * np.nan), "best.W.1 holds NaN"),
+    ("best-W-shape", _tensor("state.best.W.2", lambda a: a[:, :2].copy()), "best.W.2 must be"),
+    ("adam-m-inf", _tensor("state.optimizer.m.b.1", lambda a: a + np.inf), "m.b.1 holds NaN"),
+    ("adam-v-negative", _tensor("state.optimizer.v.W.1", lambda a: -1 - a), "negative"),
+    ("adam-m-shape", _tensor("state.optimizer.m.W.1", lambda a: a.ravel().copy()), "m.W.1 must"),
+    ("loss-nan", _tensor("state.history.loss", lambda a: a * np.nan), "history.loss holds"),
+    ("grad-norm-width", _tensor("state.history.grad_norm", lambda a: a[:, :1].copy()), "rows"),
+]
+
+
+@pytest.mark.parametrize("name,edit,needle", TAMPERED, ids=[c[0] for c in TAMPERED])
+def test_tampered_checkpoint_is_refused(tmp_path, checkpoint_parts, name, edit, needle):
+    path = _tampered(tmp_path, checkpoint_parts, edit)
+    with pytest.raises(ValueError) as info:
+        dp_io.load_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith(f"cannot load {path}: ") and needle in message, message
+    assert "\n" not in message
+
+
+def test_untampered_checkpoint_loads(tmp_path, checkpoint_parts):
+    path = _tampered(tmp_path, checkpoint_parts, lambda t, m: None)
+    ckpt = dp_io.load_checkpoint(path)
+    assert ckpt.state.epoch == 3 and ckpt.state.optimizer == "adam"

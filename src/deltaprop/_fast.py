@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .activations import identity, relu
-from .losses import mse
+from .losses import cost_of, mse
 
 _IDENTITY, _RELU, _OTHER = 0, 1, 2
 
@@ -215,7 +215,7 @@ def _step(net: Any, ws: Workspace, X: Any, Y: Any) -> tuple[Any, list[Any], list
         J = np.sum(np.multiply(E, E, out=ws.S)) / m  # J = (1/m) Σ E ⊙ E
         delta = np.multiply(E, 2.0 / m, out=E)  # δ^[L] = (2/m) E
     else:
-        J = net.loss.J(A[L], Y)
+        J = cost_of(g[L], net.loss, Z[L], A[L], Y)  # from the logits where it can
         delta = net.output_delta(Z[L], A[L], Y)
     if net.alpha:
         J = J + (net.alpha / 2) * sum(np.vdot(W_l, W_l) for W_l in W[1:])

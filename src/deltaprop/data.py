@@ -878,7 +878,8 @@ def classification_metrics(Y: Any, A: Any, labels: Labels) -> dict[str, Any]:
 
 def _scaler(X: Any, names: Sequence[str] | None, param: str) -> Any:
     """scikit-learn's ``StandardScaler`` fitted on the rows of ``X`` (n, m), refusing rows whose
-    mean or variance overflows (scikit-learn would silently give them scale 1)."""
+    mean or variance overflows, or whose variance underflows (scikit-learn would silently give
+    them scale 1)."""
     from sklearn.preprocessing import StandardScaler
 
     X = np.asarray(X, dtype=np.float64)
@@ -891,6 +892,18 @@ def _scaler(X: Any, names: Sequence[str] | None, param: str) -> Any:
         raise ValueError(
             f"cannot standardise {row}: its mean or variance overflows float64 (values up to "
             f"{float(np.max(np.abs(X[j]))):.3g} in magnitude); rescale it, e.g. divide by a "
+            f"power of ten"
+        )
+    # A row that is not constant but whose variance is below the smallest normal float64
+    # (values ~1e-160 and smaller) would get scale 1 and be ignored: refused as well.
+    spread = X.max(axis=1) > X.min(axis=1) if X.shape[1] else np.zeros(X.shape[0], bool)
+    tiny = spread & (scaler.var_ < np.finfo(np.float64).tiny)
+    if tiny.any():
+        j = int(np.argmax(tiny))
+        row = f"column {names[j]!r}" if names is not None else f"{param} row {j}"
+        raise ValueError(
+            f"cannot standardise {row}: its variance underflows float64 (values up to "
+            f"{float(np.max(np.abs(X[j]))):.3g} in magnitude); rescale it, e.g. multiply by a "
             f"power of ten"
         )
     return scaler

@@ -45,6 +45,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,10 @@ class Model:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predictions for raw inputs ``X`` of shape ``(n_0, m)``, as float64 ``(n_L, m)``."""
+        """Predictions for raw inputs ``X`` of shape ``(n_0, m)``, as float64 ``(n_L, m)``.
+
+        A prediction that is not finite (extreme stored values or inputs) is a ``ValueError``
+        naming the first such sample, never an inf or NaN handed on."""
         X = np.asarray(X, dtype=np.float64)
         if self.standardization is not None:
             if X.ndim != 2 or X.shape[0] != self.net.sizes[0]:
@@ -122,10 +126,18 @@ class Model:
                     f"columns; got {X.shape}"
                 )
             X = self.standardization.transform_X(X)
-        A_L = _array.to_numpy(self.net.forward(X.astype(self.net.dtype_name)))
-        A_L = np.asarray(A_L, dtype=np.float64)
-        if self.standardization is not None:
-            A_L = self.standardization.inverse_transform_Y(A_L)
+        with np.errstate(over="ignore", invalid="ignore"):  # refused below, not warned about
+            A_L = _array.to_numpy(self.net.forward(X.astype(self.net.dtype_name)))
+            A_L = np.asarray(A_L, dtype=np.float64)
+            if self.standardization is not None:
+                A_L = self.standardization.inverse_transform_Y(A_L)
+        if not np.isfinite(A_L).all():
+            bad = np.flatnonzero(~np.isfinite(A_L).all(axis=0))
+            raise ValueError(
+                f"the model's predictions for {bad.size} of {A_L.shape[1]} sample(s) (the first "
+                f"is sample {int(bad[0]) + 1}) are not finite: its weights or scales, or those "
+                f"inputs, are too large for float64"
+            )
         return A_L
 
 
@@ -331,6 +343,33 @@ def _write(path: str | Path, tensors: dict[str, np.ndarray], meta: dict[str, Any
     return path
 
 
+_TMP_PREFIX = 64
+
+
+def _remove_stale_tmp(folder: Path, prefix: str) -> None:
+    """Remove the temporary files of earlier writes to this target whose process is gone
+    (killed mid-write: SIGKILL, power loss); a live writer's file is left alone."""
+    pattern = re.compile(re.escape(f".{prefix}.") + r"(\d+)-[0-9a-f]{12}\.tmp")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            found = pattern.fullmatch(entry.name)
+            if found is None or int(found.group(1)) == os.getpid():
+                continue
+            if not _process_alive(int(found.group(1))):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or cannot tell: keep its file
+    return True
+
+
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is never seen half-written.
 
@@ -339,14 +378,19 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     renamed over ``path`` with ``os.replace`` (atomic on POSIX and Windows). On any error,
     Ctrl-C included, the temporary file is removed and ``path`` is left as it was. A ``path``
     that is a folder, or whose folder does not exist, is refused first (``IsADirectoryError``,
-    ``FileNotFoundError`` naming ``path``).
+    ``FileNotFoundError`` naming ``path``). The temporary name is
+    ``.<name, cut to 64 characters>.<pid>-<random>.tmp``, so a target name of up to 255
+    characters works; temporary files left by a writer that was killed (its process is gone)
+    are removed by the next write to the same target.
     """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cannot write {path}: it is a folder")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    prefix = path.name[:_TMP_PREFIX]  # the temporary name stays short: a 250-character
+    _remove_stale_tmp(path.parent, prefix)  # target name still has room for it
+    tmp = path.with_name(f".{prefix}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -400,7 +444,142 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         state = TrainState.from_arrays(arrays, meta["train_state"])
     except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as e:
         raise _bad(path, f"invalid training state: {_shown(str(e), 200)[1:-1]}") from None
+    try:
+        _check_state(path, state, model.net)
+    except (TypeError, KeyError, IndexError, AttributeError, ArithmeticError) as e:
+        raise _bad(path, f"invalid training state ({type(e).__name__})") from None
     return Checkpoint(model, state, meta["settings"])
+
+
+def _check_state(path: Path, state: Any, net: Network) -> None:
+    """Every field of a checkpoint's training state against what :func:`fit` can leave, so a
+    tampered state (Adam ``beta_1 = 1``, ``t = -1``, a NaN in ``best.W``, an ``epoch`` or
+    ``stopped_reason`` that would skip training) is refused here, not met later."""
+    from .optim import OPTIMIZERS
+    from .training import STOP_REASONS
+
+    def bad(problem: str) -> ValueError:
+        return _bad(path, f"invalid training state: {problem}")
+
+    h, L, E = state.history, net.L, state.epoch
+    if h.n_iter != E or len(h.loss) != E:
+        raise bad(
+            f"epoch {_shown(E)} disagrees with the history ({len(h.loss)} epochs of loss, "
+            f"n_iter {_shown(h.n_iter)})"
+        )
+    for name, values, ok in (
+        ("history.loss", h.loss, lambda v: v >= 0),
+        ("history.val_loss", h.val_loss, lambda v: v >= 0),
+        ("history.val_score", h.val_score, lambda v: True),
+        ("history.lr", h.lr, lambda v: v > 0),
+    ):
+        if name.startswith("history.val") and len(values) not in (0, E):
+            raise bad(f"{name} has {len(values)} entries for {E} epochs")
+        if not all(math.isfinite(v) and ok(v) for v in values):
+            raise bad(f"{name} holds a value out of range (NaN, infinite or negative)")
+    for name, rows, width in (
+        ("history.grad_norm", h.grad_norm, L),
+        ("history.dead_fraction", h.dead_fraction, L - 1),
+    ):
+        if any(len(row) != width for row in rows):
+            raise bad(f"{name} rows must have {width} entries (one per layer)")
+        if not all(math.isfinite(v) and v >= 0 for row in rows for v in row):
+            raise bad(f"{name} holds a value out of range (NaN, infinite or negative)")
+    if not 0 <= h.best_epoch <= E or not 0 <= state.no_improvement <= E:
+        raise bad(
+            f"best_epoch {_shown(h.best_epoch)} and no_improvement "
+            f"{_shown(state.no_improvement)} must lie in [0, {E}]"
+        )
+    if h.stopped_reason is not None and h.stopped_reason not in STOP_REASONS:
+        raise bad(
+            f"stopped_reason must be null or one of {', '.join(STOP_REASONS)}; got "
+            f"{_shown(h.stopped_reason)}"
+        )
+    if h.stopped_reason is not None and E == 0:
+        raise bad(f"stopped_reason {_shown(h.stopped_reason)} after 0 epochs")
+    for name, value in (("best_score", state.best_score), ("best_loss", state.best_loss)):
+        if not isinstance(value, float) or math.isnan(value):
+            raise bad(f"{name} must be a number; got {_shown(value)}")
+    for name, value in (("seed", state.seed),):
+        if value is not None and not _is_int(value):
+            raise bad(f"{name} must be an integer; got {_shown(value)}")
+    if state.rng_state is not None:
+        try:
+            bit_generator = np.random.PCG64()
+            if state.rng_state.get("bit_generator") != "PCG64":
+                raise ValueError
+            bit_generator.state = state.rng_state
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+            raise bad("rng_state is not a PCG64 generator state") from None
+    _check_params(bad, "best", (state.best_W, state.best_b), net)
+    _check_optimizer(bad, state, net, OPTIMIZERS)
+
+
+def _check_params(bad: Any, name: str, params: tuple[Any, Any], net: Network) -> None:
+    best_W, best_b = params
+    if best_W is None and best_b is None:
+        return
+    if best_W is None or best_b is None or len(best_W) != net.L or len(best_b) != net.L:
+        raise bad(f"{name}.W and {name}.b must hold {net.L} layers each")
+    for l in range(1, net.L + 1):
+        for p, a, shape in (
+            ("W", best_W[l - 1], (net.sizes[l], net.sizes[l - 1])),
+            ("b", best_b[l - 1], (net.sizes[l], 1)),
+        ):
+            a = np.asarray(a)
+            if a.shape != shape or a.dtype.kind != "f":
+                raise bad(f"{name}.{p}.{l} must be a float array of shape {shape}; got {a.shape}")
+            if not np.isfinite(a).all():
+                raise bad(f"{name}.{p}.{l} holds NaN or infinite values")
+
+
+def _check_optimizer(bad: Any, state: Any, net: Network, optimizers: dict[str, Any]) -> None:
+    """The optimiser's name, its hyper-parameters in their ranges (its own constructor's
+    checks), Adam's step count, and its moment arrays' names, shapes and values."""
+    name, d = state.optimizer, state.optimizer_state
+    if name is None:
+        if d or state.epoch:
+            raise bad("optimizer state without an optimizer name")
+        return
+    if not isinstance(name, str) or name not in optimizers:
+        raise bad(f"unknown optimizer {_shown(name)}; known: {', '.join(sorted(optimizers))}")
+    cls = optimizers[name]
+    hyper = {h: d.get(h) for h in cls._hyper}
+    missing = [h for h, v in hyper.items() if v is None]
+    if missing:
+        raise bad(f"optimizer {name} lacks {_listed(missing)}")
+    for h, v in hyper.items():
+        if isinstance(v, np.ndarray):
+            if v.size != 1:
+                raise bad(f"optimizer {h} must be a number; got an array of shape {v.shape}")
+            hyper[h] = v.item()
+    if "nesterov" in hyper and hyper["nesterov"] not in (0, 1):
+        raise bad(f"optimizer nesterov must be 0 or 1; got {_shown(hyper['nesterov'])}")
+    if "t" in hyper and (not _is_int(hyper["t"]) or hyper["t"] < 0):
+        raise bad(f"optimizer t must be an integer >= 0; got {_shown(hyper['t'])}")
+    try:
+        opt = cls(**{h: v for h, v in hyper.items() if h not in ("t", "nesterov")})
+    except (TypeError, ValueError) as e:
+        raise bad(f"optimizer {name}: {e}") from None
+    slots = opt._slots if name != "sgd" else (("velocity",) if hyper["momentum"] > 0 else ())
+    expected = {
+        f"{slot}.{p}.{l}": (net.sizes[l], net.sizes[l - 1] if p == "W" else 1)
+        for slot in slots
+        for l in range(1, net.L + 1)
+        for p in ("W", "b")
+    }
+    arrays = {k: v for k, v in d.items() if k not in cls._hyper}
+    if arrays and set(arrays) != set(expected):
+        unexpected = sorted(set(arrays) - set(expected)) or sorted(set(expected) - set(arrays))
+        raise bad(f"optimizer {name} arrays do not match the network: {_listed(unexpected)}")
+    for key, a in arrays.items():
+        a = np.asarray(a)
+        if a.shape != expected[key] or a.dtype.kind != "f":
+            raise bad(f"optimizer array {key} must be a float array of shape {expected[key]}")
+        if not np.isfinite(a).all():
+            raise bad(f"optimizer array {key} holds NaN or infinite values")
+        if key.startswith("v.") and name == "adam" and (a < 0).any():
+            raise bad(f"optimizer array {key} (a second moment) holds negative values")
 
 
 def _bad(path: Path, problem: str) -> ValueError:

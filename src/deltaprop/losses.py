@@ -86,13 +86,14 @@ mse = Loss("mse", _mse, _mse_prime)
 
 
 # --- cross-entropies, for classifiers -------------------------------------------------------------
-# Both are sums over outputs and means over samples, like the MSE. They see only A = g(Z), not Z,
-# so they cannot use a log-sum-exp form; instead A is clipped to [ε, 1 − ε] (ε the dtype's
-# machine epsilon, as scikit-learn's log losses): log A and log(1 − A) are then at least
-# log ε ≈ −36 (float64) or −16 (float32), so a saturated output (sigmoid or softmax of ±1e4 is
-# exactly 0 or 1) gives a large but finite cost and derivative, never inf or NaN. J' is the
-# derivative of the clipped expression inside the clip range. Training never divides by A at
-# all: the registered shortcuts below give δ^[L] = (A − Y)/m directly.
+# Both are sums over outputs and means over samples, like the MSE. As functions of A alone
+# (J, J' below) they clip A to [ε, 1 − ε] (ε the dtype's machine epsilon, as scikit-learn's log
+# losses), so a saturated output (sigmoid or softmax of ±1e4 is exactly 0 or 1) gives a large
+# but finite value, never inf or NaN. The network itself never uses the clipped J with its
+# output activation: it computes J from the logits Z^[L] (LOGIT_COSTS below: softplus for
+# sigmoid + BCE, log-sum-exp for softmax + CE), which is exact at any |Z|, and whose gradient
+# with respect to Z^[L] is exactly the shortcut δ^[L] = (A − Y)/m, so J and its gradient agree
+# everywhere (gradcheck passes at |Z| ~ 1e3, where the clipped J is flat).
 
 
 def _clip(A: Any, high: bool = True) -> Any:
@@ -184,6 +185,49 @@ register_output_delta(sigmoid, binary_cross_entropy, _sigmoid_bce_delta)
 register_output_delta(softmax, cross_entropy, _softmax_ce_delta)
 
 
+# --- costs from the logits ----------------------------------------------------------------------
+# J as a function of Z^[L] for the pairings above, written so that nothing overflows, underflows
+# to log 0, or cancels: with T = log(1 + e^−|z|) (≤ log 2, never overflows),
+#   −[y log σ(z) + (1 − y) log(1 − σ(z))] = y softplus(−z) + (1 − y) softplus(z)
+#                                          = T + y max(−z, 0) + (1 − y) max(z, 0),
+# and, for a softmax column z with D = z − max(z) (≤ 0) and s = Σ_j e^{D_j} (in [1, n]),
+#   −Σ_j y_j log a_j = Σ_j y_j (log s − D_j).
+# ∂/∂z of the first is σ(z) − y; of the second a (Σ_j y_j) − y: over m, the shortcuts exactly.
+
+
+def _sigmoid_bce_from_logits(Z: Any, Y: Any) -> Any:
+    xp = namespace(Z)
+    m = Z.shape[1]
+    T = xp.log1p(xp.exp(-xp.abs(Z)))  # log(1 + e^−|z|)
+    pos, neg = (xp.abs(Z) + Z) / 2, (xp.abs(Z) - Z) / 2  # max(z, 0), max(−z, 0), exactly
+    return xp.sum(T + Y * neg + (1.0 - Y) * pos) / m
+
+
+def _softmax_ce_from_logits(Z: Any, Y: Any) -> Any:
+    xp = namespace(Z)
+    m = Z.shape[1]
+    D = Z - xp.max(Z, axis=0, keepdims=True)  # z − max(z) ≤ 0
+    log_s = xp.log(xp.sum(xp.exp(D), axis=0, keepdims=True))  # log Σ e^D, in [0, log n]
+    return xp.sum(Y * (log_s - D)) / m
+
+
+LOGIT_COSTS: dict[tuple[Activation, Loss], Callable[[Any, Any], Any]] = {
+    (sigmoid, binary_cross_entropy): _sigmoid_bce_from_logits,
+    (softmax, cross_entropy): _softmax_ce_from_logits,
+}
+"""(output activation, cost) -> ``J(Z_L, Y)``: the cost of ``g(Z_L)`` computed from the logits
+(exact where the clipped ``J(A, Y)`` saturates); the network uses it when it has ``Z_L``."""
+
+
+def cost_of(output: Activation, loss: Loss, Z_L: Any, A_L: Any, Y: Any) -> Any:
+    """J for outputs ``A_L = output.g(Z_L)``: from the logits where :data:`LOGIT_COSTS` has the
+    pairing (and ``Z_L`` is given), else ``loss.J(A_L, Y)``."""
+    from_logits = LOGIT_COSTS.get((output, loss))
+    if from_logits is not None and Z_L is not None:
+        return from_logits(Z_L, Y)
+    return loss.J(A_L, Y)
+
+
 LOSSES: dict[str, Loss] = {loss.name: loss for loss in (mse, binary_cross_entropy, cross_entropy)}
 """The registry: name -> :class:`Loss`."""
 
@@ -213,10 +257,12 @@ def get_loss(spec: Any, *, param: str = "loss") -> Loss:
 
 
 __all__ = [
+    "LOGIT_COSTS",
     "LOSSES",
     "OUTPUT_DELTA_SHORTCUTS",
     "Loss",
     "binary_cross_entropy",
+    "cost_of",
     "cross_entropy",
     "get_loss",
     "mse",

@@ -56,7 +56,7 @@ import numpy as np
 from . import _array, _fast
 from .activations import Activation, get_activation
 from .init import initial_parameters
-from .losses import OUTPUT_DELTA_SHORTCUTS, Loss, get_loss
+from .losses import OUTPUT_DELTA_SHORTCUTS, Loss, cost_of, get_loss
 
 
 class Layers(Sequence):
@@ -296,11 +296,13 @@ class Network:
     def cost(self, X: Any, Y: Any) -> float:
         """The cost :math:`J` (with the L2 penalty when ``alpha > 0``) as a Python float."""
         X, Y = self._check_XY(X, Y)
-        _, A = self._forward_pass(X)
-        return _array.item(self._cost(A[self.L], Y))
+        Z, A = self._forward_pass(X)
+        return _array.item(self._cost(A[self.L], Y, Z[self.L]))
 
-    def _cost(self, A_L: Any, Y: Any) -> Any:
-        J = self.loss.J(A_L, Y)
+    def _cost(self, A_L: Any, Y: Any, Z_L: Any = None) -> Any:
+        """J of the outputs (from the logits ``Z_L`` where the pairing allows it, see
+        :data:`deltaprop.losses.LOGIT_COSTS`), plus the L2 penalty."""
+        J = cost_of(self.output, self.loss, Z_L, A_L, Y)
         if self.alpha:
             xp = self.xp
             J = J + (self.alpha / 2) * sum(xp.sum(W_l * W_l) for W_l in self.W)
@@ -346,7 +348,7 @@ class Network:
         """The reference: :meth:`forward_pass`, :meth:`backward`, the cost; every backend."""
         Z, A = self._forward_pass(X)
         _, dW, db = self.backward(Z, A, Y)
-        return self._cost(A[self.L], Y), dW, db
+        return self._cost(A[self.L], Y, Z[self.L]), dW, db
 
     # --- conversion ------------------------------------------------------------------------
 
@@ -396,8 +398,18 @@ class Network:
         return _array.from_numpy(self.xp, np.asarray(x), dtype=self.dtype, device=self.device)
 
     def _convert(self, x: Any, name: str) -> Any:
-        """``x`` as an array of this network's namespace; floats of another dtype are refused."""
+        """``x`` as an array of this network's namespace; floats of another dtype are refused.
+
+        NumPy input in the other byte order (big-endian float64 read from a file) is brought
+        to the native order; a masked array is refused (its mask would be ignored)."""
         xp = self.xp
+        if isinstance(x, np.ma.MaskedArray):
+            raise TypeError(
+                f"{name} is a masked array: deltaprop would ignore its mask; fill the masked "
+                f"entries ({name}.filled(value)) or drop those samples first"
+            )
+        if isinstance(x, np.ndarray) and not x.dtype.isnative:
+            x = x.astype(x.dtype.newbyteorder("="))
         try:
             same_backend = (
                 _array.namespace(x) is xp
@@ -468,10 +480,24 @@ class Network:
         return X, Y
 
     def _check_param(self, l: int, value: Any, name: str, shape: tuple[int, int]) -> Any:
-        value = self._convert(value, f"{name}[{l}]")
-        if tuple(value.shape) != shape:
-            raise ValueError(f"{name}[{l}] must have shape {shape}; got {tuple(value.shape)}")
-        return value
+        """A parameter being set: converted, checked, finite, and always a copy (so that
+        ``b.W[1] = a.W[1]`` does not make training ``b`` change ``a``)."""
+        converted = self._convert(value, f"{name}[{l}]")
+        if tuple(converted.shape) != shape:
+            raise ValueError(f"{name}[{l}] must have shape {shape}; got {tuple(converted.shape)}")
+        xp = self.xp
+        if not bool(xp.all(xp.isfinite(converted))):
+            bad = np.argwhere(~np.isfinite(_array.to_numpy(converted)))[0]
+            raise ValueError(
+                f"{name}[{l}] must be finite; found a NaN or infinity at row {bad[0]}, "
+                f"column {bad[1]}"
+            )
+        return self._copy(converted) if converted is value else converted
+
+    def _copy(self, x: Any) -> Any:
+        if type(x) is np.ndarray:
+            return np.array(x, copy=True, order="C")
+        return self.xp.asarray(x, copy=True)
 
     def _check_W(self, l: int, value: Any) -> Any:
         return self._check_param(l, value, "W", (self.sizes[l], self.sizes[l - 1]))

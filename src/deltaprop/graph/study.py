@@ -89,6 +89,10 @@ def timed(output: Var, wrt: list[Var], method: str, min_seconds: float = 0.01) -
             return count.total, elapsed / repeats
 
 
+MAX_DEPTH = 1000
+"""The deepest graph :func:`blowup` studies (its counts and times stay finite floats)."""
+
+
 def blowup(
     family: str | Family,
     max_depth: int,
@@ -104,7 +108,7 @@ def blowup(
     family : str or Family
         A name of :data:`deltaprop.graph.families.FAMILIES` or a family object.
     max_depth, min_depth : int
-        The depths measured (every one in between).
+        The depths measured (every one in between); ``max_depth`` at most :data:`MAX_DEPTH`.
     budget : float
         Seconds one naive or path-sum run may be predicted to take; longer ones are
         extrapolated from the closed form instead of run. Back-propagation always runs.
@@ -121,6 +125,12 @@ def blowup(
     for label, v in (("min_depth", min_depth), ("max_depth", max_depth)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{label} must be an integer >= 1; got {v!r}")
+    if max_depth > MAX_DEPTH:
+        raise ValueError(
+            f"max_depth must be <= {MAX_DEPTH}: beyond it the operation counts of the fanout "
+            f"and mlp families exceed float64 (2^1024), and the study's time grows as the "
+            f"square of the depth; got {max_depth}"
+        )
     if max_depth < min_depth:
         raise ValueError(f"max_depth must be >= min_depth = {min_depth}; got {max_depth}")
     if not budget > 0:
@@ -151,4 +161,4 @@ def blowup(
     return rows
 
 
-__all__ = ["BlowupRow", "Run", "blowup", "timed"]
+__all__ = ["MAX_DEPTH", "BlowupRow", "Run", "blowup", "timed"]
