@@ -181,6 +181,22 @@ def save(
     return _write(path, _net_tensors(net), meta)
 
 
+def model_bytes(
+    net: Network,
+    *,
+    metadata: dict[str, Any] | None = None,
+    standardization: Standardization | None = None,
+    feature_names: list[str] | None = None,
+    target_names: list[str] | None = None,
+) -> bytes:
+    """The bytes of the model file :func:`save` would write (the same parameters), in memory:
+    for a download, a socket or an archive, with no file on disk."""
+    from safetensors.numpy import save as st_save
+
+    meta = _model_meta(net, MODEL_FORMAT, metadata, standardization, feature_names, target_names)
+    return st_save(_net_tensors(net), metadata={"deltaprop": json.dumps(meta)})
+
+
 def save_checkpoint(
     path: str | Path,
     net: Network,
@@ -845,6 +861,7 @@ __all__ = [
     "load",
     "load_checkpoint",
     "load_model",
+    "model_bytes",
     "save",
     "save_checkpoint",
     "write_atomic",

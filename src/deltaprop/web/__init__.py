@@ -13,6 +13,9 @@
 
 :func:`static_text` reads one of them; :mod:`deltaprop.web.mathml` writes equations as MathML;
 :mod:`deltaprop.web.explain_page` puts everything into one self-contained HTML file.
+
+The live playground (:mod:`deltaprop.web.playground`) serves these components beside its own
+page; its server needs the optional extra ``deltaprop[playground]``.
 """
 
 from __future__ import annotations
