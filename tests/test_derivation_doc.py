@@ -6,6 +6,11 @@ class or assignment, then attributes of a class). A link
 ``[`tests/test_network.py::test_hand_worked_2_2_1`](../tests/test_network.py)`` must name the
 file it points to and a test function defined in it. Anchors (``#section``) must match a
 heading. So renaming or deleting a linked function or test fails this file.
+
+The document's shape is checked too: every result in the top table with its code and its test,
+a short answer opening each task, the summary box, the figures drawn by
+docs/figures/make_figures.py, and the document shipped in the wheel. Its numbers are checked by
+tests/test_derivation_numbers.py.
 """
 
 from __future__ import annotations
@@ -204,6 +209,8 @@ def test_the_slips_of_the_exercise_are_all_addressed(text):
         "6.50–6.53",  # the printings' equation numbers, and the section cited instead
         "6.5.2–6.5.3",
         "deltaprop blowup --family fanout --max-depth 30 --plot docs/blowup.png",
+        "product of the fan-outs",  # the exercise's Task 3 answer overstates the paths
+        "two chains",
     ):
         assert phrase in text, phrase
 
