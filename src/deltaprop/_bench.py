@@ -827,3 +827,506 @@ __all__ = [
     "table",
     "time_contenders",
 ]
+
+
+# --- the fit benchmark (issue 14) ---------------------------------------------------------------
+
+FIT_CONFIGS: dict[str, tuple[list[int], int, int, int]] = {
+    "tiny": ([10, 64, 64, 1], 64, 20_480, 4),
+    "medium": ([10, 256, 256, 256, 1], 256, 40_960, 1),
+    "large": ([1024, 2048, 2048, 1], 1024, 4_096, 1),
+}
+"""Name -> (widths, batch size, training samples n, epochs per timed sample).
+
+n is a multiple of the batch size, so every contender takes exactly n / batch updates an epoch
+(JAX's ``lax.scan`` needs equal batches). The large network's n is small so that a run stays
+within minutes on two shared cores (an epoch there is four updates of ~40 GFLOP each)."""
+
+FIT_PEERS = ("sklearn", "torch", "jax")
+"""The fit benchmark's peer libraries (each timed when it imports)."""
+
+FIT_TARGETS: dict[str, tuple[str, float]] = {
+    "sklearn": ("deltaprop / sklearn", 1.0),
+    "torch": ("deltaprop / torch", 1.0),
+    "floor": ("deltaprop / floor", 1.25),
+    "jax": ("deltaprop-jax / jax", 1.1),
+}
+"""Issue 14's targets: what is divided by what, and the largest ratio that passes. The floor
+target applies to medium and large, the ``deltaprop-jax`` one to tiny and medium."""
+
+
+@dataclass
+class FitProblem:
+    """Training data and the initial weights every fit contender starts from.
+
+    ``X`` (n_0, n) and ``Y`` (n_L, n), samples as columns, ``Y`` a smooth function of ``X``
+    (a random two-layer teacher with tanh units) so that the loss falls steadily.
+    """
+
+    name: str
+    sizes: list[int]
+    batch: int
+    n: int
+    dtype: str
+    lr: float
+    X: np.ndarray
+    Y: np.ndarray
+    W0: list[np.ndarray]
+    b0: list[np.ndarray]
+
+    @classmethod
+    def make(cls, name: str, dtype: str, lr: float = 1e-3, seed: int = 0) -> FitProblem:
+        from .network import Network
+
+        sizes, batch, n, _ = FIT_CONFIGS[name]
+        net = Network(sizes, dtype=dtype, seed=seed)
+        rng = np.random.default_rng(seed + 1)
+        X = rng.standard_normal((sizes[0], n))
+        T = rng.standard_normal((16, sizes[0])) / math.sqrt(sizes[0])
+        V = rng.standard_normal((sizes[-1], 16)) / 4.0
+        Y = V @ np.tanh(2.0 * (T @ X))
+        b0 = [np.zeros_like(b) for b in net.b]
+        return cls(
+            name, list(sizes), batch, n, dtype, lr, X.astype(dtype), Y.astype(dtype),
+            [np.array(W) for W in net.W], b0,
+        )  # fmt: skip
+
+    @property
+    def updates(self) -> int:
+        """Optimiser steps per epoch."""
+        return self.n // self.batch
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations of one epoch's matrix products (3 per layer less one)."""
+        s, m = self.sizes, self.batch
+        step = sum(2 * s[l] * s[l - 1] * m for l in range(1, len(s))) * 2
+        step += sum(2 * s[l] * s[l - 1] * m for l in range(2, len(s)))
+        return step * self.updates
+
+    def mse(self, params: list[tuple[np.ndarray, np.ndarray]]) -> float:
+        """deltaprop's MSE (sum over outputs, mean over samples) of ``params``, in float64."""
+        A = self.X.astype(np.float64)
+        for l, (W, b) in enumerate(params, start=1):
+            A = np.asarray(W, np.float64) @ A + np.asarray(b, np.float64).reshape(-1, 1)
+            if l < len(params):
+                A = np.maximum(A, 0.0)
+        E = A - self.Y
+        return float(np.sum(E * E) / self.n)
+
+
+@dataclass
+class FitContender:
+    """One way of training: ``epochs(k)`` trains k more epochs; ``params()`` reads the weights."""
+
+    name: str
+    epochs: Callable[[int], Any]
+    params: Callable[[], list[tuple[np.ndarray, np.ndarray]]] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _dp_params(net: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    from ._array import to_numpy
+
+    return [(to_numpy(W).copy(), to_numpy(b).copy()) for W, b in zip(net.W, net.b)]
+
+
+def fit_deltaprop(p: FitProblem, backend: str = "numpy") -> FitContender:
+    """``deltaprop.fit``: Adam, shuffled batches, no early stopping; each call continues
+    training from the current weights (a new optimiser per call, as for every contender)."""
+    from .network import Network
+    from .training import fit
+
+    net = Network(p.sizes, dtype=p.dtype, seed=0)
+    for l in range(1, net.L + 1):
+        net.W[l], net.b[l] = p.W0[l - 1], p.b0[l - 1]
+    if backend != "numpy":
+        net = net.to(backend)
+    X, Y = (p.X, p.Y) if backend == "numpy" else (net._asarray(p.X), net._asarray(p.Y))
+    calls = [0]
+
+    def epochs(k: int) -> None:
+        calls[0] += 1
+        fit(net, X, Y, optimizer="adam", lr=p.lr, epochs=k, batch_size=p.batch,
+            seed=calls[0], n_iter_no_change=None)  # fmt: skip
+
+    name = "deltaprop" if backend == "numpy" else f"deltaprop-{backend}"
+    return FitContender(name, epochs, lambda: _dp_params(net))
+
+
+def fit_estimator(p: FitProblem) -> FitContender:
+    """``DeltaPropRegressor.fit`` (warm start: weights carried over, a fresh optimiser)."""
+    from .estimator import DeltaPropRegressor
+
+    Xr, y = np.ascontiguousarray(p.X.T), np.ascontiguousarray(p.Y.T)
+    y = y.ravel() if y.shape[1] == 1 else y
+    reg = DeltaPropRegressor(
+        hidden_layer_sizes=tuple(p.sizes[1:-1]), solver="adam", alpha=0.0,
+        batch_size=p.batch, learning_rate_init=p.lr, max_iter=1, shuffle=True,
+        random_state=0, tol=0.0, n_iter_no_change=10**9, warm_start=True,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(Xr[: p.batch], y[: p.batch])  # builds network_ ...
+    net = reg.network_
+    for l in range(1, net.L + 1):  # ... which then starts from the common weights
+        net.W[l], net.b[l] = p.W0[l - 1], p.b0[l - 1]
+
+    def epochs(k: int) -> None:
+        reg.max_iter = k
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reg.fit(Xr, y)
+
+    return FitContender("DeltaPropRegressor", epochs, lambda: _dp_params(reg.network_))
+
+
+def fit_sklearn(p: FitProblem) -> FitContender:
+    """``MLPRegressor.fit`` with Adam (warm start: weights carried over, a fresh optimiser).
+
+    Its squared error is half deltaprop's, so its gradient is half; Adam's step does not
+    depend on the gradient's scale (but for ε), so the same learning rate trains alike.
+    """
+    import sklearn
+    from sklearn.neural_network import MLPRegressor
+
+    Xr, y = np.ascontiguousarray(p.X.T), np.ascontiguousarray(p.Y.T)
+    y = y.ravel() if y.shape[1] == 1 else y
+    mlp = MLPRegressor(
+        hidden_layer_sizes=tuple(p.sizes[1:-1]), activation="relu", solver="adam",
+        alpha=0.0, batch_size=p.batch, learning_rate_init=p.lr, max_iter=1, shuffle=True,
+        random_state=0, tol=0.0, n_iter_no_change=10**9, early_stopping=False,
+        warm_start=True,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp.fit(Xr[: p.batch], y[: p.batch])
+    for i, (W, b) in enumerate(zip(p.W0, p.b0)):
+        mlp.coefs_[i] = np.ascontiguousarray(W.T)
+        mlp.intercepts_[i] = b.ravel().copy()
+
+    def epochs(k: int) -> None:
+        mlp.max_iter = k
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mlp.fit(Xr, y)
+
+    def params() -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(c.T.copy(), i.reshape(-1, 1).copy()) for c, i in zip(mlp.coefs_, mlp.intercepts_)]
+
+    return FitContender("sklearn", epochs, params, {"version": sklearn.__version__})
+
+
+def fit_torch(p: FitProblem) -> FitContender:
+    """A PyTorch hand loop: ``nn.Sequential``, ``optim.Adam``, ``randperm`` batches."""
+    import torch
+
+    dtype = getattr(torch, p.dtype)
+    layers: list[Any] = []
+    for l in range(1, len(p.sizes)):
+        lin = torch.nn.Linear(p.sizes[l - 1], p.sizes[l], dtype=dtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(p.W0[l - 1]))
+            lin.bias.copy_(torch.from_numpy(p.b0[l - 1].ravel()))
+        layers.append(lin)
+        if l < len(p.sizes) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    X = torch.from_numpy(np.ascontiguousarray(p.X.T))
+    Y = torch.from_numpy(np.ascontiguousarray(p.Y.T))
+    gen = torch.Generator().manual_seed(0)
+    n, bs = p.n, p.batch
+
+    def epochs(k: int) -> None:
+        opt = torch.optim.Adam(model.parameters(), lr=p.lr)
+        for _ in range(k):
+            perm = torch.randperm(n, generator=gen)
+            for s in range(0, n, bs):
+                idx = perm[s : s + bs]
+                xb, yb = X[idx], Y[idx]
+                opt.zero_grad(set_to_none=True)
+                E = model(xb) - yb
+                J = (E * E).sum() / xb.shape[0]  # deltaprop's MSE
+                J.backward()
+                opt.step()
+
+    def params() -> list[tuple[np.ndarray, np.ndarray]]:
+        lins = [x for x in model if isinstance(x, torch.nn.Linear)]
+        return [
+            (lin.weight.detach().numpy().copy(), lin.bias.detach().numpy().reshape(-1, 1).copy())
+            for lin in lins
+        ]
+
+    info = {"version": torch.__version__, "threads": torch.get_num_threads()}
+    return FitContender("torch", epochs, params, info)
+
+
+def fit_jax(p: FitProblem) -> FitContender:
+    """JAX: one ``jax.jit`` epoch, ``lax.scan`` over its batches, hand-written Adam.
+
+    The epoch gathers the shuffled batches (``jnp.take``), takes ``value_and_grad`` of the
+    MSE and the Adam update per batch, all inside one compiled program.
+    """
+    import jax
+
+    if p.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    jnp, lax = jax.numpy, jax.lax
+    L, bs, nb = len(p.sizes) - 1, p.batch, p.updates
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, p.lr
+    dt = getattr(jnp, p.dtype)
+
+    def cost(params: Any, X: Any, Y: Any) -> Any:
+        A = X
+        for l, (W, b) in enumerate(params, start=1):
+            Z = W @ A + b
+            A = jnp.maximum(Z, 0) if l < L else Z
+        E = A - Y
+        return jnp.sum(E * E) / X.shape[1]
+
+    def epoch(carry: Any, X: Any, Y: Any, perm: Any) -> Any:
+        Xb = jnp.take(X, perm, axis=1).reshape(X.shape[0], nb, bs).transpose(1, 0, 2)
+        Yb = jnp.take(Y, perm, axis=1).reshape(Y.shape[0], nb, bs).transpose(1, 0, 2)
+
+        def step(c: Any, batch: Any) -> Any:
+            params, m, v, t = c
+            J, g = jax.value_and_grad(cost)(params, *batch)
+            t = t + 1
+            eta = lr * jnp.sqrt(1 - b2**t) / (1 - b1**t)
+            m = jax.tree_util.tree_map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
+            v = jax.tree_util.tree_map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
+            params = jax.tree_util.tree_map(
+                lambda w, m_, v_: w - (eta * m_ / (jnp.sqrt(v_) + eps)).astype(dt), params, m, v
+            )
+            return (params, m, v, t), J
+
+        return lax.scan(step, carry, (Xb, Yb))
+
+    jepoch = jax.jit(epoch, donate_argnums=0)
+    params0 = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(p.W0, p.b0)]
+    state: dict[str, Any] = {"params": params0}
+    X, Y = jnp.asarray(p.X), jnp.asarray(p.Y)
+    rng = np.random.default_rng(0)
+
+    def epochs(k: int) -> None:
+        zeros = [jax.tree_util.tree_map(jnp.zeros_like, state["params"]) for _ in "mv"]
+        carry = (state["params"], *zeros, jnp.asarray(0, dt))
+        for _ in range(k):
+            carry, _ = jepoch(carry, X, Y, jnp.asarray(rng.permutation(p.n)))
+        jax.block_until_ready(carry)
+        state["params"] = carry[0]
+
+    def params() -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(np.array(W), np.array(b)) for W, b in state["params"]]
+
+    info = {"version": jax.__version__, "backend": jax.default_backend()}
+    return FitContender("jax", epochs, params, info)
+
+
+def fit_floor(p: FitProblem) -> FitContender:
+    """The epoch's matrix products alone: the step floor (:func:`floor_contender`) per batch."""
+    step = floor_contender(Problem.make(p.sizes, p.batch, p.dtype, lr=p.lr)).step
+    nb = p.updates
+
+    def epochs(k: int) -> None:
+        for _ in range(k * nb):
+            step()
+
+    return FitContender("floor", epochs)
+
+
+_FIT_MAKERS: dict[str, Callable[[FitProblem], FitContender]] = {
+    "sklearn": fit_sklearn,
+    "torch": fit_torch,
+    "jax": fit_jax,
+}
+
+
+def fit_contenders(
+    p: FitProblem, peers: Sequence[str] = FIT_PEERS, estimator: bool = True, floor: bool = True,
+    engines: Sequence[str] = (),
+) -> tuple[list[FitContender], dict[str, str]]:  # fmt: skip
+    """deltaprop's fit, the estimator, deltaprop's other engines, the peers, the floor."""
+    out = [fit_deltaprop(p)]
+    skipped: dict[str, str] = {}
+    for eng in engines:
+        try:
+            out.append(fit_deltaprop(p, backend=eng))
+        except ImportError as e:
+            skipped[f"deltaprop-{eng}"] = f"not installed ({e})"
+    if estimator:
+        out.append(fit_estimator(p))
+    for name in peers:
+        if name not in _FIT_MAKERS:
+            raise ValueError(f"peers must be among {', '.join(FIT_PEERS)}; got {name!r}")
+        try:
+            out.append(_FIT_MAKERS[name](p))
+        except ImportError as e:
+            skipped[name] = f"not installed ({e})"
+    if floor:
+        out.append(fit_floor(p))
+    return out, skipped
+
+
+def time_fit(
+    cs: Sequence[FitContender], k: int, repeats: int = 3, pause_s: float = 0.2
+) -> dict[str, list[float]]:
+    """Interleaved: ``{name: [seconds per epoch, one per round]}``, each sample ``k`` epochs.
+
+    Every contender first trains one epoch untimed (compilation, caches, buffers); in round r
+    the contenders run in the order rotated by r, the garbage collector off during a sample.
+    """
+    for c in cs:
+        c.epochs(1)
+    times: dict[str, list[float]] = {c.name: [] for c in cs}
+    order = list(range(len(cs)))
+    for r in range(repeats):
+        for i in order[r % len(cs) :] + order[: r % len(cs)]:
+            gc.collect()
+            time.sleep(pause_s)
+            times[cs[i].name].append(_sample(lambda c=cs[i]: c.epochs(k), 1) / k)
+    return times
+
+
+def fit_agreement(p: FitProblem, cs: Sequence[FitContender], epochs: int) -> dict[str, float]:
+    """Each contender's training MSE after ``epochs`` epochs from the common weights.
+
+    Call on fresh contenders (before timing): the comparable-loss check that every
+    contender trains the same network with the same optimiser and number of updates.
+    """
+    out = {"initial": p.mse(list(zip(p.W0, p.b0)))}
+    for c in cs:
+        if c.params is None:
+            continue
+        c.epochs(epochs)
+        out[c.name] = p.mse(c.params())
+    return out
+
+
+def fit_run(
+    configs: Sequence[str] = ("tiny", "medium"),
+    dtypes: Sequence[str] = DTYPES,
+    peers: Sequence[str] = FIT_PEERS,
+    repeats: int = 3,
+    check_epochs: int = 2,
+    lr: float = 1e-3,
+    engines: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The fit benchmark: per-epoch time of every contender on each (config, dtype).
+
+    First the loss check (:func:`fit_agreement`, ``check_epochs`` epochs from the common
+    weights; a contender is "comparable" when its final MSE is within a factor 2 of
+    deltaprop's and below a tenth of the initial MSE: the same training at the same pace), then
+    fresh contenders are timed (:func:`time_fit`). ``engines``: deltaprop's compiled engines
+    to time too (default: ``"jax"`` where deltaprop has it and JAX imports).
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``machine``, ``settings``, ``load_average``, ``results`` (per config and
+        dtype: ``median_s`` per epoch, ``ratios`` deltaprop / other, ``loss`` after the check,
+        ``comparable``, ``targets``), ``skipped``.
+    """
+    for name in configs:
+        if name not in FIT_CONFIGS:
+            raise ValueError(f"configs must be among {', '.join(FIT_CONFIGS)}; got {name!r}")
+    for dt in dtypes:
+        if dt not in DTYPES:
+            raise ValueError(f"dtypes must be among {', '.join(DTYPES)}; got {dt!r}")
+    if engines is None:
+        engines = [e for e in ("jax",) if _has_engine(e)]
+    results = []
+    skipped: dict[str, str] = {}
+    load_before = _loadavg()
+    t_start = time.perf_counter()
+    for name in configs:
+        sizes, batch, n, k = FIT_CONFIGS[name]
+        for dt in dtypes:
+            if progress is not None:
+                progress(f"{name} {dt}: {sizes}, batch {batch}, n = {n}")
+            p = FitProblem.make(name, dt, lr=lr)
+            entry: dict[str, Any] = {"config": name, "sizes": sizes, "batch": batch, "n": n,
+                                     "dtype": dt, "updates_per_epoch": p.updates}  # fmt: skip
+            if check_epochs:
+                cs, _ = fit_contenders(p, peers, floor=False, engines=engines)
+                loss = fit_agreement(p, cs, check_epochs)
+                del cs
+                ref = loss["deltaprop"]
+                entry["loss"] = loss
+                entry["comparable"] = {
+                    k_: 0.5 <= v / ref <= 2.0 and v < 0.1 * loss["initial"]
+                    for k_, v in loss.items()
+                    if k_ != "initial"
+                }
+            cs, skip = fit_contenders(p, peers, engines=engines)
+            skipped.update(skip)
+            entry["load_before"] = _loadavg()
+            times = time_fit(cs, k, repeats=repeats)
+            entry["load_after"] = _loadavg()
+            entry["median_s"] = {c: statistics.median(v) for c, v in times.items()}
+            entry["ratios"] = ratios(times)
+            if "deltaprop-jax" in times and "jax" in times:
+                entry["ratios"]["deltaprop-jax/jax"] = ratios(times, of="deltaprop-jax")["jax"]
+            entry["samples_s"] = times
+            entry["epoch_gflop"] = p.flops / 1e9
+            entry["targets"] = _fit_targets(entry)
+            results.append(entry)
+            del cs
+    return {
+        "machine": machine(),
+        "settings": {"repeats": repeats, "check_epochs": check_epochs, "lr": lr,
+                     "optimizer": "adam", "configs": {c: FIT_CONFIGS[c] for c in configs}},
+        "load_average": {"before": load_before, "after": _loadavg()},
+        "wall_s": time.perf_counter() - t_start,
+        "results": results,
+        "skipped": skipped,
+    }  # fmt: skip
+
+
+def _has_engine(name: str) -> bool:
+    try:
+        from . import _array
+
+        if name not in _array.BACKENDS:
+            return False
+        _array.backend_namespace(name)
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def _fit_targets(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    r, cfg = entry["ratios"], entry["config"]
+    out = []
+    for key, (label, limit) in FIT_TARGETS.items():
+        if key == "floor" and cfg == "tiny":
+            continue
+        if key == "jax":
+            if cfg == "large" or "deltaprop-jax/jax" not in r:
+                continue
+            value = r["deltaprop-jax/jax"]
+        elif key in r:
+            value = r[key]
+        else:
+            continue
+        out.append({"name": label, "value": value, "limit": limit, "met": value <= limit})
+    return out
+
+
+def fit_markdown(result: dict[str, Any]) -> str:
+    """The fit benchmark as a Markdown table: ms per epoch (medians) and deltaprop's ratios."""
+    names: list[str] = []
+    for r in result["results"]:
+        names += [k for k in r["median_s"] if k not in names]
+    head = ["config", "dtype", *[f"{k} ms" for k in names], "dp/sklearn", "dp/torch",
+            "dp/jax", "dp/floor", "dp-jax/jax", "load"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["results"]:
+        ms = [f"{1e3 * r['median_s'][k]:.4g}" if k in r["median_s"] else "" for k in names]
+        rat = r["ratios"]
+        rs = [f"{rat[k]:.2f}" if k in rat else "" for k in
+              ("sklearn", "torch", "jax", "floor", "deltaprop-jax/jax")]  # fmt: skip
+        load = r.get("load_before") or ["?"]
+        lines.append("| " + " | ".join([r["config"], r["dtype"], *ms, *rs, str(load[0])]) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""The fit-loop benchmark behind docs/performance.md (issue 14).
+
+Per-epoch time of a whole ``fit`` (Adam, lr 1e-3, shuffled mini-batches, fixed epochs, no early
+stopping): deltaprop's ``fit`` and ``DeltaPropRegressor.fit`` (and deltaprop's compiled ``jax``
+engine where it exists) against scikit-learn's MLPRegressor, a PyTorch hand loop, a JAX
+``jit`` + ``lax.scan`` epoch with a hand-written Adam, and the epoch's matrix-product floor, on
+tiny (10-64-64-1, batch 64), medium (10-256-256-256-1, batch 256) and large (1024-2048-2048-1,
+batch 1024), float32 and float64. Same data, same initial weights, same number of updates;
+first a loss check (every contender's training MSE after two epochs), then interleaved rounds,
+medians. The harness is ``deltaprop._bench`` (``fit_run``).
+
+    python benchmarks/fit_bench.py --out benchmarks/results/fit.json
+
+Prints the Markdown table, the loss check and the targets; writes everything (per-round
+samples, machine, BLAS, load average) as JSON to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from deltaprop import _bench
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--configs", default="tiny,medium,large")
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--peers", default=",".join(_bench.FIT_PEERS))
+    ap.add_argument("--engines", default=None, help="deltaprop engines besides numpy (jax)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--check-epochs", type=int, default=2)
+    ap.add_argument("--out", default=None, help="write the JSON result here")
+    args = ap.parse_args(argv)
+    engines = None if args.engines is None else [e for e in args.engines.split(",") if e]
+    result = _bench.fit_run(
+        args.configs.split(","),
+        args.dtypes.split(","),
+        args.peers.split(","),
+        repeats=args.repeats,
+        check_epochs=args.check_epochs,
+        engines=engines,
+        progress=lambda s: print(s, file=sys.stderr, flush=True),
+    )
+    print(_bench.fit_markdown(result))
+    print()
+    for r in result["results"]:
+        loss = {k: f"{v:.4g}" for k, v in r.get("loss", {}).items()}
+        bad = [k for k, ok in r.get("comparable", {}).items() if not ok]
+        print(f"{r['config']:>6} {r['dtype']}: MSE after the check {loss}; not comparable: {bad}")
+        for t in r["targets"]:
+            verdict = "met" if t["met"] else "MISSED"
+            print(f"{'':>6} {t['name']} = {t['value']:.3f} (<= {t['limit']:g}) {verdict}")
+    print(f"load average before/after: {result['load_average']}")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
