@@ -25,7 +25,7 @@ import array_api_compat
 import array_api_compat.numpy as _np_xp
 import numpy as np
 
-BACKENDS = ("numpy", "torch", "cupy", "array_api_strict")
+BACKENDS = ("numpy", "torch", "cupy", "jax", "array_api_strict")
 """Names accepted by ``Network(backend=...)`` and ``Network.to``."""
 
 DTYPES = ("float32", "float64")
@@ -66,6 +66,13 @@ def backend_namespace(backend: str) -> Any:
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("backend='cupy' needs CuPy: pip install 'deltaprop[gpu]'") from e
         return xp
+    if backend == "jax":  # the compiled engine (deltaprop._jax); float64 needs x64 mode
+        try:
+            import jax
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("backend='jax' needs JAX: pip install 'deltaprop[jax]'") from e
+        jax.config.update("jax_enable_x64", True)
+        return jax.numpy
     if backend == "array_api_strict":
         try:
             import array_api_strict as xp
@@ -83,6 +90,8 @@ def backend_name(xp: Any) -> str:
         return "torch"
     if array_api_compat.is_cupy_namespace(xp):
         return "cupy"
+    if array_api_compat.is_jax_namespace(xp):
+        return "jax"
     if array_api_compat.is_array_api_strict_namespace(xp):
         return "array_api_strict"
     if array_api_compat.is_dask_namespace(xp):
@@ -116,6 +125,11 @@ def dtype_name(dtype: Any) -> str:
 def is_floating(xp: Any, dtype: Any) -> bool:
     """Whether ``dtype`` is a real floating dtype of ``xp``."""
     return xp.isdtype(dtype, "real floating")
+
+
+def is_jax(x: Any) -> bool:
+    """Whether ``x`` is a JAX array (without importing JAX)."""
+    return array_api_compat.is_jax_array(x)
 
 
 def is_dask(x: Any) -> bool:

@@ -163,7 +163,7 @@ class Network:
         Seeds the initial weights (He for ReLU-family layers, Glorot otherwise; zero biases).
     dtype : {"float64", "float32"}, default "float64"
         dtype of every parameter, kept through training.
-    backend : {"numpy", "torch", "cupy", "array_api_strict"}, default "numpy"
+    backend : {"numpy", "torch", "cupy", "jax", "array_api_strict"}, default "numpy"
     device : optional
         Device for backends that have several (``"cuda"`` for torch).
     alpha : float, default 0
@@ -341,6 +341,11 @@ class Network:
         """
         if _fast.applicable(self, X, Y):
             J, dW, db = _fast.gradients(self, X, Y, cache=keep_buffers)
+            return J, Layers(dW, "dW"), Layers(db, "db")
+        if self.backend == "jax":  # the same reference, traced once and compiled (deltaprop._jax)
+            from . import _jax
+
+            J, dW, db = _jax.gradients(self, X, Y)
             return J, Layers(dW, "dW"), Layers(db, "db")
         return self._reference_gradients(X, Y)
 
