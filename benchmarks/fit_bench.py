@@ -9,7 +9,11 @@ batch 1024), float32 and float64. Same data, same initial weights, same number o
 first a loss check (every contender's training MSE after two epochs), then interleaved rounds,
 medians. The harness is ``deltaprop._bench`` (``fit_run``).
 
-    python benchmarks/fit_bench.py --out benchmarks/results/fit.json
+    python benchmarks/fit_bench.py --threads 1 --out benchmarks/results/fit.json
+
+``--threads N`` caps every library's thread pool (OpenBLAS, OpenMP/PyTorch, XLA) at N before
+any of them loads: on a shared, loaded machine two spinning BLAS threads per contender make
+the timings meaningless, one thread each compares the libraries on equal terms.
 
 Prints the Markdown table, the loss check and the targets; writes everything (per-round
 samples, machine, BLAS, load average) as JSON to ``--out``.
@@ -19,9 +23,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from deltaprop import _bench
+
+def _cap_threads(argv: list[str]) -> None:
+    """Apply ``--threads N`` to the environment before NumPy, PyTorch or JAX is imported."""
+    for i, a in enumerate(argv):
+        n = a.split("=", 1)[1] if a.startswith("--threads=") else None
+        if a == "--threads" and i + 1 < len(argv):
+            n = argv[i + 1]
+        if n is not None:
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[var] = n
+            if n == "1":
+                os.environ["XLA_FLAGS"] = (
+                    os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                    " intra_op_parallelism_threads=1"
+                ).strip()
+
+
+_cap_threads(sys.argv[1:])
+
+from deltaprop import _bench  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", default=None, help="deltaprop engines besides numpy (jax)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--check-epochs", type=int, default=2)
+    ap.add_argument("--threads", default=None, help="cap every library's threads (see above)")
     ap.add_argument("--out", default=None, help="write the JSON result here")
     args = ap.parse_args(argv)
     engines = None if args.engines is None else [e for e in args.engines.split(",") if e]
@@ -44,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         engines=engines,
         progress=lambda s: print(s, file=sys.stderr, flush=True),
     )
+    result["settings"]["threads"] = args.threads
     print(_bench.fit_markdown(result))
     print()
     for r in result["results"]:
@@ -54,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "met" if t["met"] else "MISSED"
             print(f"{'':>6} {t['name']} = {t['value']:.3f} (<= {t['limit']:g}) {verdict}")
     print(f"load average before/after: {result['load_average']}")
+
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
