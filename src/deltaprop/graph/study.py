@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import METHODS
+from ._gradients import METHODS
 from ._var import Var
 from .families import Family, get_family
 
