@@ -34,6 +34,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -432,7 +433,7 @@ def _new_run(settings: TrainSettings, checkpoint: str) -> _Run:
     std = Standardization.fit(
         *parts.train, feature_names=dataset.feature_names, target_names=dataset.target_names
     )
-    n_0, n_L = dataset.X.shape[0], dataset.Y.shape[0]
+    n_0, n_L = dataset.X.shape[0], parts.train[1].shape[0]
     net = Network([n_0, *settings.hidden, n_L], seed=settings.seed)
     model = Model(net, std, dataset.feature_names, dataset.target_names)
     return _Run(settings, dataset, parts, model, training.TrainState(), checkpoint)
@@ -608,9 +609,7 @@ def model_columns(model: Model, model_path: str | os.PathLike) -> list[str]:
     return model.feature_names
 
 
-def predict(
-    model: str | os.PathLike, data: str | os.PathLike, *, out: str | os.PathLike | None = None
-) -> Predictions:
+def predict(model: str | Path, data: str | Path, *, out: str | Path | None = None) -> Predictions:
     """Predict with a saved model: one column of ``Y`` per data row, in the targets' units.
 
     ``data`` is a CSV file (or a bundled data set) holding the model's input columns, by
@@ -638,8 +637,8 @@ class Evaluation:
 
 
 def evaluate(
-    model: str | os.PathLike,
-    data: str | os.PathLike,
+    model: str | Path,
+    data: str | Path,
     target: str | Sequence[str] | None = None,
 ) -> Evaluation:
     """R², RMSE and MAE of a saved model on labelled data, beside predicting the training mean.

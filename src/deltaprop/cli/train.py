@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -47,53 +47,86 @@ class ProgressBar:
         self.progress.stop()
 
 
-def train_command(
-    data: str = typer.Option(
-        None, help="Bundled data set (diabetes, friedman1) or a CSV file. [default: diabetes]"
+# The options, one alias each (None: not given, so a resumed run keeps the checkpoint's).
+Data = Annotated[
+    str | None,
+    typer.Option(help="Bundled data set (diabetes, friedman1) or a CSV file. [default: diabetes]"),
+]
+Target = Annotated[
+    str | None,
+    typer.Option(
+        help="Target column(s) of a CSV file, comma-separated. [default: the last column]"
     ),
-    target: str = typer.Option(
-        None, help="Target column(s) of a CSV file, comma-separated. [default: the last column]"
-    ),
-    hidden: str = typer.Option(None, help="Hidden layer widths. [default: 64,64]"),
-    epochs: int = typer.Option(None, help="Most epochs to train. [default: 200]"),
-    lr: float = typer.Option(None, help="Learning rate. [default: 0.001]"),
-    optimizer: str = typer.Option(
-        None, help="sgd (Nesterov momentum 0.9) or adam. [default: adam]"
-    ),
-    batch_size: int = typer.Option(
-        None, "--batch-size", help="Samples per mini-batch. [default: 32]"
-    ),
-    seed: int = typer.Option(
-        None, help="Seeds the split, the weights and the shuffling. [default: 0]"
-    ),
-    patience: int = typer.Option(
-        None,
+]
+Hidden = Annotated[str | None, typer.Option(help="Hidden layer widths. [default: 64,64]")]
+Epochs = Annotated[int | None, typer.Option(help="Most epochs to train. [default: 200]")]
+Lr = Annotated[float | None, typer.Option(help="Learning rate. [default: 0.001]")]
+Optimizer = Annotated[
+    str | None, typer.Option(help="sgd (Nesterov momentum 0.9) or adam. [default: adam]")
+]
+BatchSize = Annotated[
+    int | None, typer.Option("--batch-size", help="Samples per mini-batch. [default: 32]")
+]
+Seed = Annotated[
+    int | None,
+    typer.Option(help="Seeds the split, the weights and the shuffling. [default: 0]"),
+]
+Patience = Annotated[
+    int | None,
+    typer.Option(
         help="Stop after this many epochs without a better validation R² and keep the "
-        "best epoch's weights; 0 never stops early. [default: 20]",
+        "best epoch's weights; 0 never stops early. [default: 20]"
     ),
-    out: str = typer.Option(
-        "deltaprop-run",
-        help="Folder for model.safetensors, loss.png, gradients.png and checkpoint.safetensors.",
+]
+Out = Annotated[
+    str,
+    typer.Option(
+        help="Folder for model.safetensors, loss.png, gradients.png and checkpoint.safetensors."
     ),
-    resume: bool = typer.Option(
-        False, "--resume", help="Continue the run whose checkpoint is in --out, with its settings."
+]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume", help="Continue the run whose checkpoint is in --out, with its settings."
     ),
-    checkpoint_every: int = typer.Option(
-        10, "--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."
-    ),
-    plots: bool = typer.Option(
-        True, "--plots/--no-plots", help="Write loss.png and gradients.png."
-    ),
-    scheduler: str = typer.Option(
-        None,
+]
+CheckpointEvery = Annotated[
+    int,
+    typer.Option("--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."),
+]
+Plots = Annotated[
+    bool, typer.Option("--plots/--no-plots", help="Write loss.png and gradients.png.")
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
         "--scheduler",
         help="Train full-batch on a Dask cluster: its scheduler's ADDRESS "
         "(tcp://host:8786), or 'local' for a LocalCluster of 2 "
         "workers (one gradient over all samples per epoch).",
     ),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print metrics and paths as JSON, no progress bar."
-    ),
+]
+AsJson = Annotated[
+    bool, typer.Option("--json", help="Print metrics and paths as JSON, no progress bar.")
+]
+
+
+def train_command(
+    data: Data = None,
+    target: Target = None,
+    hidden: Hidden = None,
+    epochs: Epochs = None,
+    lr: Lr = None,
+    optimizer: Optimizer = None,
+    batch_size: BatchSize = None,
+    seed: Seed = None,
+    patience: Patience = None,
+    out: Out = "deltaprop-run",
+    resume: Resume = False,
+    checkpoint_every: CheckpointEvery = 10,
+    plots: Plots = True,
+    scheduler: Scheduler = None,
+    as_json: AsJson = False,
 ) -> None:
     """Train the exercise's network (ReLU hidden, identity output, MSE) and report held-out metrics.
 
