@@ -30,11 +30,13 @@ the cluster's memory streams through it.
 ``client(address=None)``               a context manager: a Dask client on a running cluster,
                                         or on a new ``LocalCluster`` when no address is given
 ``as_dask(x, n_blocks, client)``       an in-memory batch as a Dask array of sample blocks
+``check_batch(net, X, Y)``             ``X``, ``Y`` checked as Dask arrays of sample blocks
 ====================================  ======================================================
 
-``deltaprop.fit(net, X, Y)`` with Dask arrays trains full-batch through this module (one
-distributed gradient per epoch, the optimisers of :mod:`deltaprop.optim`, or
-``optimizer="lbfgs"``), and so does ``deltaprop train --scheduler ADDRESS``.
+``deltaprop.fit(net, X, Y)`` with Dask arrays runs the fit loop of :mod:`deltaprop.training`
+with the whole data set as one batch per epoch, its gradient from :func:`gradients` (or
+L-BFGS through :func:`fit` with ``optimizer="lbfgs"``), and so does ``deltaprop train
+--scheduler ADDRESS``. This module depends on :mod:`deltaprop.network` only.
 
 Whatever Dask scheduler is active runs the work: a ``distributed.Client`` once one exists
 (``client`` makes one), otherwise Dask's default threads. Workers must be able to import
@@ -113,7 +115,12 @@ def _check_dask(x: Any, name: str, rows: int, rows_name: str) -> Any:
     return x
 
 
-def _check_XY(net: Network, X: Any, Y: Any) -> tuple[Any, Any]:
+def check_batch(net: Network, X: Any, Y: Any) -> tuple[Any, Any]:
+    """``X`` (n_0, m) and ``Y`` (n_L, m) checked against ``net`` as Dask arrays of sample blocks.
+
+    Lazily (nothing is computed): 2-D, real numbers of the network's float dtype, blocks of
+    known size holding whole samples; ``Y`` is rechunked to ``X``'s blocks if needed.
+    """
     X = _check_dask(X, "X", net.sizes[0], "n_0")
     Y = _check_dask(Y, "Y", net.sizes[-1], "n_L")
     if Y.shape[1] != X.shape[1]:
@@ -263,7 +270,7 @@ def gradients(
         arrays of ``net``'s backend, equal to ``net.gradients`` on the gathered batch up to
         float rounding.
     """
-    X, Y = _check_XY(net, X, Y)
+    X, Y = check_batch(net, X, Y)
     J, v = _host_gradients(net, X, Y, split_every)
     dW, db = _unflatten(net, v)
     return (
@@ -412,7 +419,7 @@ def fit(
         raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
     if not (isinstance(tol, (int, float)) and tol >= 0):
         raise ValueError(f"tol must be a number >= 0; got {tol!r}")
-    X, Y = _check_XY(net, X, Y)
+    X, Y = check_batch(net, X, Y)
     result = FullBatchResult(solver=solver)
 
     def evaluate(theta: np.ndarray | None = None) -> tuple[float, np.ndarray]:
@@ -496,215 +503,6 @@ def _fit_lbfgs(
     _assign_parameters(net, res.x)  # the line search may have left a trial point in net
     result.converged = bool(res.success)
     result.message = str(res.message)
-
-
-# --- the training API on Dask: deltaprop.fit(net, X_dask, Y_dask) --------------------------------
-
-
-def _training_fit(
-    net: Network,
-    X: Any,
-    Y: Any,
-    *,
-    optimizer: Any,
-    lr: float,
-    epochs: int,
-    batch_size: Any,
-    tol: float,
-    n_iter_no_change: int | None,
-    callbacks: Any,
-    state: Any,
-    early_stopping: bool,
-    validation_data: Any,
-    optimizer_kwargs: dict[str, Any],
-) -> Any:
-    """:func:`deltaprop.training.fit` for Dask arrays: full-batch epochs, one gradient each.
-
-    Each epoch is one pass over all blocks (:func:`gradients`) and one step of the optimiser
-    (``"sgd"``, ``"adam"`` or an :class:`~deltaprop.optim.Optimizer`, the same objects as the
-    mini-batch loop), or one L-BFGS iteration (``optimizer="lbfgs"``). The epoch's loss is the
-    cost before its step, as in the mini-batch loop; in-memory ``validation_data`` is scored
-    after the step, and ``early_stopping`` keeps the best validation epoch's weights. A
-    ``batch_size`` other than "auto" is ignored with a warning; resuming a non-empty state and
-    L-BFGS with validation are refused with a ``ValueError``.
-    """
-    import warnings
-
-    from .optim import Optimizer, get_optimizer
-    from .training import (
-        NonFiniteLossError,
-        TrainState,
-        _check_validation_data,
-        _default_scoring,
-    )
-
-    X, Y = _check_XY(net, X, Y)
-    m = X.shape[1]
-    lbfgs = isinstance(optimizer, str) and optimizer.lower() == "lbfgs"
-    if batch_size != "auto":
-        warnings.warn(
-            f"batch_size={batch_size!r} is ignored: training on Dask arrays is full-batch "
-            f"(one gradient over all {m} samples per epoch)",
-            UserWarning,
-            stacklevel=3,
-        )
-    if early_stopping and validation_data is None:
-        raise ValueError(
-            "early_stopping on Dask arrays needs validation_data (in memory): a held-out "
-            "fraction would reorder samples across blocks"
-        )
-    if lbfgs and validation_data is not None:
-        raise ValueError("optimizer='lbfgs' takes no validation_data or early_stopping")
-    if state is None:
-        state = TrainState()
-    elif not isinstance(state, TrainState):
-        raise TypeError(f"state must be a TrainState or None; got {type(state).__name__}")
-    if state.epoch:
-        raise ValueError(
-            f"resuming (a state with {state.epoch} epochs) is not supported for Dask arrays"
-        )
-    X_val = Y_val = None
-    if validation_data is not None:
-        X_val, Y_val = _check_validation_data(net, validation_data)
-    score_name, score_fn = _default_scoring(net)
-    history = state.history
-    history.score_name = score_name
-    history.stopped_reason = None
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        if hasattr(cb, "on_train_begin"):
-            cb.on_train_begin(state, net)
-
-    def end_epoch(J: float, dW: Any, db: Any, rate: float) -> bool:
-        """Record one epoch (after its step); True when training should stop."""
-        state.epoch += 1
-        state.t += m
-        history.loss.append(J)
-        history.lr.append(rate)
-        history.n_iter, history.t = state.epoch, state.t
-        if dW is not None:
-            history.grad_norm.append([float(np.linalg.norm(g)) for g in dW])
-            history.dead_fraction.append(
-                [float(np.mean(np.all(g == 0, axis=1))) for g in list(db)[:-1]]
-            )
-        if not math.isfinite(J):
-            raise NonFiniteLossError(
-                f"the training loss became {J} in epoch {state.epoch}: try a smaller learning "
-                f"rate (lr = {rate})",
-                state.epoch,
-                state,
-            )
-        if X_val is not None:
-            A_val = net.forward(X_val)
-            J_val = _array.item(net._cost(A_val, Y_val))
-            score = (
-                -J_val
-                if score_fn is None
-                else float(score_fn(_array.to_numpy(A_val), _array.to_numpy(Y_val)))
-            )
-            history.val_loss.append(J_val)
-            history.val_score.append(score)
-        if early_stopping:
-            improved = score >= state.best_score + tol
-            if score > state.best_score:
-                state.best_score, history.best_epoch = score, state.epoch
-                state.best_W = [_array.to_numpy(w).copy() for w in net.W]
-                state.best_b = [_array.to_numpy(v).copy() for v in net.b]
-        else:
-            improved = state.best_loss - tol >= J
-            if state.best_loss > J:
-                state.best_loss, history.best_epoch = J, state.epoch
-        state.no_improvement = 0 if improved else state.no_improvement + 1
-        stop = False
-        if n_iter_no_change is not None and state.no_improvement > n_iter_no_change:
-            stop, history.stopped_reason = True, "early_stopping" if early_stopping else "converged"
-        state.optimizer_state = opt.state_dict() if opt is not None else {}
-        for cb in callbacks:
-            if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(state, net) and not stop:
-                stop, history.stopped_reason = True, "callback"
-        return stop
-
-    opt: Any = None
-    if lbfgs:
-        state.optimizer = "lbfgs"
-
-        def on_iteration(k: int, J: float) -> bool:
-            return end_epoch(J, None, None, float("nan"))
-
-        res = fit(net, X, Y, solver="lbfgs", max_iter=epochs, tol=tol, callback=on_iteration)
-        if history.stopped_reason is None:
-            history.stopped_reason = "converged" if res.converged else "max_epochs"
-    else:
-        if isinstance(optimizer, Optimizer):
-            opt = optimizer
-        elif isinstance(optimizer, str) and optimizer.lower() in ("sgd", "adam"):
-            keys = {"sgd": ("momentum", "nesterov"), "adam": ("beta_1", "beta_2", "epsilon")}
-            kw = {k: optimizer_kwargs[k] for k in keys[optimizer.lower()] if k in optimizer_kwargs}
-            opt = get_optimizer(optimizer.lower(), lr=lr, **kw)
-        else:
-            opt = get_optimizer(optimizer)  # raises the "unknown optimizer" error
-        state.optimizer, state.lr0 = opt.name, opt.lr
-        for _ in range(epochs):
-            J, dW, db = gradients(net, X, Y)
-            host = [_array.to_numpy(g) for g in dW], [_array.to_numpy(g) for g in db]
-            rate = opt.lr
-            opt.step(net, dW, db)  # the same optimiser objects as the mini-batch loop
-            state.lr = opt.lr
-            if end_epoch(J, *host, rate):
-                break
-        if history.stopped_reason is None:
-            history.stopped_reason = "max_epochs"
-    if early_stopping and state.best_W is not None:
-        for l in range(1, net.L + 1):
-            net.W[l], net.b[l] = state.best_W[l - 1].copy(), state.best_b[l - 1].copy()
-    for cb in callbacks:
-        if hasattr(cb, "on_train_end"):
-            cb.on_train_end(state, net)
-    return history
-
-
-def _check_estimator_data(est: Any, X: Any, y: Any, reset: bool) -> tuple[Any, Any]:
-    """The scikit-learn adapters' checks for Dask ``X`` of shape (n_samples, n_features) and
-    ``y`` of shape (n_samples,) or (n_samples, n_outputs), lazily: nothing is computed.
-
-    Returns ``X`` (float32/float64, one chunk of features per block of samples) and ``y`` as a
-    Dask array with ``X``'s blocks of samples.
-    """
-    da = _dask_array()
-    if type(est).__name__ == "DeltaPropClassifier":
-        raise TypeError(
-            "DeltaPropClassifier does not accept Dask arrays (its labels would have to be "
-            "gathered); use DeltaPropRegressor, or deltaprop.fit with one-hot Dask targets"
-        )
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D of shape (n_samples, n_features); got shape {X.shape}")
-    if any(math.isnan(c) for c in X.chunks[0]):
-        raise ValueError("X has blocks of unknown size: call X.compute_chunk_sizes() first")
-    if np.dtype(X.dtype).name not in ("float32", "float64"):
-        if np.dtype(X.dtype).kind not in "iub":
-            raise TypeError(f"X must hold real numbers; got dtype {X.dtype}")
-        X = X.astype(np.float64)
-    if reset:
-        est.n_features_in_ = int(X.shape[1])
-    elif X.shape[1] != est.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
-            f"{est.n_features_in_} features as input."
-        )
-    X = X.rechunk({1: -1})
-    if y is None:
-        return X, None
-    if not isinstance(y, da.Array):
-        y = da.from_array(np.asarray(y), chunks=(X.chunks[0],) + ((-1,) if np.ndim(y) == 2 else ()))
-    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"y must have shape (n_samples,) or (n_samples, n_outputs) with n_samples = "
-            f"{X.shape[0]}; got shape {y.shape}"
-        )
-    if np.dtype(y.dtype).kind not in "fiub":
-        raise TypeError(f"y must hold real numbers; got dtype {y.dtype}")
-    y = y.rechunk((X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
-    return X, y
 
 
 def as_dask(x: Any, n_blocks: int = 4, client: Any = None) -> Any:
@@ -813,6 +611,7 @@ __all__ = [
     "SOLVERS",
     "FullBatchResult",
     "as_dask",
+    "check_batch",
     "client",
     "fit",
     "forward",

@@ -59,6 +59,7 @@ True
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Sequence
@@ -75,7 +76,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from . import _array
 from .activations import get_activation
 from .network import Network
-from .optim import SCHEDULES
+from .optim import SCHEDULES, SGD, Adam, Optimizer
 from .training import History, TrainState, fit
 
 try:  # scikit-learn >= 1.6
@@ -284,9 +285,7 @@ class _DeltaPropMLP(BaseEstimator):
         fitted = hasattr(self, "network_")
         first = not fitted or not (self.warm_start or incremental)
         if _array.is_dask(X):  # validated lazily; trained full-batch (deltaprop.distributed)
-            from .distributed import _check_estimator_data
-
-            X, y = _check_estimator_data(self, X, y, reset=first)
+            X, y = _check_dask_data(self, X, y, reset=first)
         else:
             X, y = _validate_data(
                 self,
@@ -339,19 +338,12 @@ class _DeltaPropMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early = bool(self.early_stopping)
-        sgd = self.solver == "sgd"
         kwargs: dict[str, Any] = dict(
-            optimizer=self.solver,
-            lr=float(self.learning_rate_init),
+            optimizer=self._optimizer(),
             batch_size=self.batch_size,
             shuffle=bool(self.shuffle),
-            learning_rate=self.learning_rate if sgd else "constant",
+            learning_rate=self.learning_rate if self.solver == "sgd" else "constant",
             power_t=float(self.power_t),
-            momentum=float(self.momentum),
-            nesterov=bool(self.nesterovs_momentum),
-            beta_1=float(self.beta_1),
-            beta_2=float(self.beta_2),
-            epsilon=float(self.epsilon),
             early_stopping=early,
             validation_fraction=float(self.validation_fraction),
             n_iter_no_change=int(self.n_iter_no_change),
@@ -386,6 +378,15 @@ class _DeltaPropMLP(BaseEstimator):
         self._record(history, new, seen, early, incremental=incremental)
         return self
 
+    def _optimizer(self) -> Optimizer:
+        """A new optimiser of ``solver``'s kind from the estimator's hyper-parameters."""
+        lr = float(self.learning_rate_init)
+        if self.solver == "sgd":
+            return SGD(lr=lr, momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum))
+        return Adam(
+            lr=lr, beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon)
+        )
+
     def _record(
         self, history: History, new: list[float], seen: int, early: bool, incremental: bool
     ) -> None:
@@ -418,9 +419,9 @@ class _DeltaPropMLP(BaseEstimator):
         """The network's output for ``X`` (n_samples, n_features), as (n_samples, n_outputs)."""
         check_is_fitted(self, "network_")
         if _array.is_dask(X):  # a lazy Dask array of shape (n_samples, n_outputs)
-            from .distributed import _check_estimator_data, forward
+            from .distributed import forward
 
-            X, _ = _check_estimator_data(self, X, None, reset=False)
+            X, _ = _check_dask_data(self, X, None, reset=False)
             return forward(self.network_, X.T.astype(self.network_.dtype_name)).T
         X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         net = self.network_
@@ -474,6 +475,51 @@ class _DeltaPropMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _check_dask_data(est: Any, X: Any, y: Any, reset: bool) -> tuple[Any, Any]:
+    """The scikit-learn adapters' checks for Dask ``X`` of shape (n_samples, n_features) and
+    ``y`` of shape (n_samples,) or (n_samples, n_outputs), lazily: nothing is computed.
+
+    Returns ``X`` (float32/float64, one chunk of features per block of samples) and ``y`` as a
+    Dask array with ``X``'s blocks of samples.
+    """
+    import dask.array as da
+
+    if type(est).__name__ == "DeltaPropClassifier":
+        raise TypeError(
+            "DeltaPropClassifier does not accept Dask arrays (its labels would have to be "
+            "gathered); use DeltaPropRegressor, or deltaprop.fit with one-hot Dask targets"
+        )
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D of shape (n_samples, n_features); got shape {X.shape}")
+    if any(math.isnan(c) for c in X.chunks[0]):
+        raise ValueError("X has blocks of unknown size: call X.compute_chunk_sizes() first")
+    if np.dtype(X.dtype).name not in ("float32", "float64"):
+        if np.dtype(X.dtype).kind not in "iub":
+            raise TypeError(f"X must hold real numbers; got dtype {X.dtype}")
+        X = X.astype(np.float64)
+    if reset:
+        est.n_features_in_ = int(X.shape[1])
+    elif X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    X = X.rechunk({1: -1})
+    if y is None:
+        return X, None
+    if not isinstance(y, da.Array):
+        y = da.from_array(np.asarray(y), chunks=(X.chunks[0],) + ((-1,) if np.ndim(y) == 2 else ()))
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y must have shape (n_samples,) or (n_samples, n_outputs) with n_samples = "
+            f"{X.shape[0]}; got shape {y.shape}"
+        )
+    if np.dtype(y.dtype).kind not in "fiub":
+        raise TypeError(f"y must hold real numbers; got dtype {y.dtype}")
+    y = y.rechunk((X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
+    return X, y
 
 
 def _sklearn_initial_parameters(net: Network, activation: str, seed: int) -> None:

@@ -1,0 +1,164 @@
+"""The named steps of an epoch, shared by the fit loop and the L-BFGS solver.
+
+* :class:`EpochSums`: what the epoch's batches add up to (cost, gradient norms, live units);
+* :func:`validate`: the validation cost and score after the epoch's steps;
+* :class:`Improvement`: the rule that counts epochs without improvement, keeps the best
+  weights, and says when to stop;
+* :func:`call_back`: the callbacks' hooks;
+* :func:`raise_non_finite`: the divergence error, after the rollback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import _array
+from ._scoring import Scorer
+from ._state import NonFiniteLossError, TrainState, set_params
+
+if TYPE_CHECKING:
+    from ..network import Network
+    from ..optim import Optimizer, Schedule
+
+
+class EpochSums:
+    """Running sums over an epoch's batches, kept on the device until the epoch ends.
+
+    ``J``: :math:`\\sum_B m_B J_B`; ``norms[l-1]``: :math:`\\sum_B \\lVert \\partial J_B /
+    \\partial W^{[l]} \\rVert_F`; ``alive[l-1]``: the (n_l, 1) mask of hidden units whose
+    :math:`\\partial J_B/\\partial b^{[l]}` was non-zero in some batch.
+    """
+
+    def __init__(self, net: Network) -> None:
+        self.xp = net.xp
+        self.on_host = net.backend == "numpy"  # J is a NumPy scalar: no device to synchronise
+        self.hidden = net.L - 1
+        self.J: Any = 0.0
+        self.norms: list[Any] = [0.0] * net.L
+        self.alive: list[Any] = [None] * self.hidden
+        self.n_batches = 0
+
+    def add(self, J: Any, dW: Sequence[Any], db: Sequence[Any], m: int) -> None:
+        """One batch of ``m`` columns; call before the optimiser's step (it may reuse dW)."""
+        self.J += (float(J) if self.on_host else J) * m
+        for l, g in enumerate(dW):
+            self.norms[l] += _fro(self.xp, g)
+        for l, g in zip(range(self.hidden), db):
+            self.alive[l] = g != 0 if self.alive[l] is None else self.alive[l] | (g != 0)
+        self.n_batches += 1
+
+    def loss(self, n: int) -> float:
+        """The epoch's training loss :math:`\\frac1n \\sum_B m_B J_B` (one device sync)."""
+        return _to_float(self.J) / n
+
+    def grad_norm(self) -> list[float]:
+        return [_to_float(s) / self.n_batches for s in self.norms]
+
+    def dead_fraction(self) -> list[float]:
+        return [_dead_fraction(a) for a in self.alive]
+
+
+def validate(net: Network, X_val: Any, Y_val: Any, score_fn: Scorer | None) -> tuple[float, float]:
+    """The validation cost and score (minus the cost without ``score_fn``)."""
+    _, A = net._forward_pass(X_val)
+    J_val = _array.item(net._cost(A[net.L], Y_val))
+    if score_fn is None:
+        return J_val, -J_val
+    return J_val, float(score_fn(_array.to_numpy(A[net.L]), _array.to_numpy(Y_val)))
+
+
+@dataclass
+class Improvement:
+    """The improvement rule: of the validation score (``on_val``) or of the training loss.
+
+    An epoch improves when it beats the best so far by more than ``tol``; after more than
+    ``n_iter_no_change`` epochs in a row that do not, training stops (the adaptive schedule
+    first divides the learning rate by 5). The best epoch's weights are kept in the state.
+    """
+
+    tol: float
+    n_iter_no_change: int | None
+    on_val: bool
+
+    def update(
+        self, state: TrainState, loss: float, score: float | None, W: list[Any], b: list[Any]
+    ) -> None:
+        """After epoch ``state.epoch + 1`` (loss, validation score or None, its weights)."""
+        e = state.epoch + 1
+        if self.on_val:
+            assert score is not None
+            improved = score >= state.best_score + self.tol
+            if score > state.best_score:
+                state.best_score, state.best_W, state.best_b = score, W, b
+                state.history.best_epoch = e
+        else:
+            improved = not loss > state.best_loss - self.tol
+            if loss < state.best_loss:
+                state.best_loss, state.best_W, state.best_b = loss, W, b
+                state.history.best_epoch = e
+            if score is not None:
+                state.best_score = max(state.best_score, score)
+        state.no_improvement = 0 if improved else state.no_improvement + 1
+
+    def stop_reason(self, state: TrainState, schedule: Schedule, opt: Optimizer) -> str | None:
+        """At the end of an epoch: why training stops now, or None to go on."""
+        if self.n_iter_no_change is None or state.no_improvement <= self.n_iter_no_change:
+            return None
+        if schedule.on_plateau(opt):  # adaptive: η ← η/5, and go on
+            state.no_improvement = 0
+            return None
+        return "early_stopping" if self.on_val else "converged"
+
+    def restore_best(self, net: Network, state: TrainState) -> None:
+        """With early stopping, put the best validation epoch's weights in ``net``."""
+        if self.on_val and state.best_W is not None and state.best_b is not None:
+            set_params(net, state.best_W, state.best_b)
+
+
+def call_back(callbacks: Sequence[Any], hook: str, state: TrainState, net: Network) -> bool:
+    """Call ``hook(state, net)`` on every callback that has it; True if one asked to stop."""
+    stop = False
+    for cb in callbacks:
+        method = getattr(cb, hook, None)
+        if method is not None and method(state, net):
+            stop = True
+    return stop
+
+
+def raise_non_finite(net: Network, state: TrainState, epoch: int, loss: float, lr: float) -> None:
+    """After a rollback to the last finite epoch: put the best weights so far in ``net``, raise."""
+    if state.best_W is not None and state.best_b is not None:
+        set_params(net, state.best_W, state.best_b)
+    best = f" (epoch {state.history.best_epoch})" if state.history.best_epoch else ""
+    raise NonFiniteLossError(
+        f"the training loss became {loss} at epoch {epoch} (learning rate {lr:g}): training "
+        f"diverged; try a smaller learning rate. The network holds the best weights so far{best}.",
+        epoch,
+        state,
+    )
+
+
+def _to_float(x: Any) -> float:
+    """A Python float from a float, a NumPy scalar or a 0-d array of any backend."""
+    if isinstance(x, (float, np.floating, np.ndarray)):
+        return float(x)
+    return _array.item(x)
+
+
+def _dead_fraction(alive: Any) -> float:
+    """Share of False entries of the (n_l, 1) mask of units that received some error."""
+    a = _array.to_numpy(alive)
+    return 1.0 - np.count_nonzero(a) / a.size
+
+
+def _fro(xp: Any, dW: Any) -> Any:
+    """:math:`\\lVert dW \\rVert_F`: a float for NumPy, a 0-d array (no sync) otherwise."""
+    if type(dW) is np.ndarray:
+        v = dW.ravel()
+        return math.sqrt(float(np.dot(v, v)))
+    return xp.sqrt(xp.sum(dW * dW))
