@@ -359,11 +359,8 @@ def test_two_chains_counterexample(text):
         126,
         126,
     ]
-    for quoted in (
-        "naive chain rule costs 465 operations and\n  back-propagation 126",
-        "126 operations for back-propagation and 465",
-    ):
-        assert quoted.replace("\n  ", " ") in text.replace("\n  ", " ").replace("\n", " ")
+    flat = text.replace("\n  ", " ").replace("\n", " ")
+    assert "the naive chain rule costs 465 operations and back-propagation 126" in flat
 
 
 def forward_mode(output, wrt):
