@@ -83,20 +83,39 @@ class Page:
     def canvas(self) -> str:
         return self.js("document.getElementById('view').toDataURL()")
 
-    def matrix(self, name: str, layer: int) -> np.ndarray:
-        rows = self.js(
-            f"""Array.from(document.querySelectorAll(
-                '#stage-body table.matrix[data-name="{name}"][data-layer="{layer}"]'))[0]
-                .querySelectorAll('tr').length"""
+    def shown_matrices(self) -> dict[str, np.ndarray]:
+        """Every matrix of the stepper's current step, by id, from the cells' data-value."""
+        found = self.js(
+            """Object.fromEntries(Array.from(document.querySelectorAll(
+                '#stepper-root section.dp-step figure.dp-matrix')).map(f => [f.dataset.id,
+                Array.from(f.querySelectorAll('tbody tr')).map(tr =>
+                Array.from(tr.querySelectorAll('td')).map(td => td.dataset.value))]))"""
         )
-        values = self.js(
-            f"""Array.from(document.querySelector(
-                '#stage-body table.matrix[data-name="{name}"][data-layer="{layer}"]')
-                .querySelectorAll('tr')).map(tr => Array.from(tr.querySelectorAll('td'))
-                .map(td => td.dataset.value))"""
-        )
-        assert len(values) == rows
-        return np.array(values, dtype=np.float64)
+        return {k: np.array(v, dtype=np.float64) for k, v in found.items()}
+
+    def first_step(self) -> None:
+        if not self.js(
+            "document.querySelector('#stepper-root button[data-action=\"first\"]').disabled"
+        ):
+            self.page.click('#stepper-root button[data-action="first"]')
+
+    def every_step(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        """Walk the stepper from its first step to its last with the "next" button."""
+        self.first_step()
+        ids, mats = [], {}
+        while True:
+            ids.append(
+                self.js("document.querySelector('#stepper-root section.dp-step').dataset.stepId")
+            )
+            for k, v in self.shown_matrices().items():
+                if k in mats:  # the same matrix shown on two steps holds the same numbers
+                    np.testing.assert_array_equal(mats[k], v)
+                mats[k] = v
+            if self.js(
+                "document.querySelector('#stepper-root button[data-action=\"next\"]').disabled"
+            ):
+                return ids, mats
+            self.page.click('#stepper-root button[data-action="next"]')
 
 
 @pytest.fixture
@@ -129,7 +148,7 @@ def page(context, server):
 def test_the_page_loads_draws_and_reports_no_error(page, tmp_path):
     assert page.js("document.getElementById('conn').textContent") == "connected"
     assert page.js("document.querySelectorAll('#net circle').length") == 2 + 6 + 6 + 1
-    assert page.js("document.querySelectorAll('#net-lines line').length") == 2 * 6 + 6 * 6 + 6
+    assert page.js("document.querySelectorAll('#net line.dp-edge').length") == 2 * 6 + 6 * 6 + 6
     path = tmp_path / "page.png"
     page.page.screenshot(path=str(path))
     assert path.stat().st_size > 20_000  # not blank
@@ -156,40 +175,61 @@ def test_one_step_in_step_mode_shows_the_numbers_of_network_backward(page):
     page.page.click("#step")
     page.wait("window.playground.step !== null")
     assert page.js("document.getElementById('stepper').hidden") is False
-    assert page.js("document.querySelectorAll('#stage-body math').length") >= 5  # MathML
+    ids, mats = page.every_step()
+    L = 3
+    assert ids == [
+        "forward-1",
+        "forward-2",
+        "forward-3",
+        "cost",
+        "output-delta",
+        "hidden-delta-2",
+        "hidden-delta-1",
+        "gradients-3",
+        "gradients-2",
+        "gradients-1",
+        "check",
+    ]
     hidden = page.js("document.getElementById('activation').value")
     output = page.js("document.getElementById('output').value")
     loss = page.js("document.getElementById('loss').value")
-    sizes = [2, 4, 3, 1]
-    net = dp.Network(sizes, hidden=hidden, output=output, loss=loss)
-    L = net.L
+    net = dp.Network([2, 4, 3, 1], hidden=hidden, output=output, loss=loss)
     for l in range(1, L + 1):
-        net.W[l] = page.matrix("W", l)
-        net.b[l] = page.matrix("b", l)
-    X, Y = page.matrix("A", 0), page.matrix("Y", L)
+        net.W[l] = mats[f"W{l}"]
+        net.b[l] = mats[f"b{l}"]
+    X, Y = mats["A0"], mats["Y"]
     assert X.shape == (2, 5) and Y.shape == (1, 5)
     Z, A = net.forward_pass(X)
     delta, dW, db = net.backward(Z, A, Y)
     for l in range(1, L + 1):
-        np.testing.assert_allclose(page.matrix("Z", l), Z[l], rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(page.matrix("delta", l), delta[l], rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(page.matrix("dW", l), dW[l], rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(page.matrix("db", l), db[l], rtol=1e-12, atol=1e-14)
-    # the page's transposed W[l+1] in equation (i) is W[l+1]ᵀ
-    np.testing.assert_array_equal(page.matrix("Wt", 2), net.W[2].T)
-    # the stepper: forward l = 1..L, (ii), (i) for l = L-1..1, the gradients; arrow keys move
-    names = page.js(
-        "Array.from(document.querySelectorAll('#stage-body .stage')).map(s => s.dataset.name)"
-    )
-    assert names[L].startswith("(ii)") and names[L + 1] == "(i) hidden layer δ[2]"
+        np.testing.assert_allclose(mats[f"Z{l}"], Z[l], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(mats[f"delta{l}"], delta[l], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(mats[f"dW{l}"], dW[l], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(mats[f"db{l}"], db[l], rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(mats["W3T"], net.W[3].T)  # equation (i)'s transpose
+    assert mats["J"][0, 0] == pytest.approx(net.cost(X, Y), rel=1e-12)
+    # MathML equations, and the arrow keys move through the steps
+    assert page.js("document.querySelectorAll('#stepper-root .dp-equation math').length") == 1
+    page.first_step()
     page.page.click("#net")  # focus off the inputs
-    first = page.js("document.querySelector('#stage-body .stage:not([hidden])').dataset.stage")
     page.page.keyboard.press("ArrowRight")
-    after = page.js("document.querySelector('#stage-body .stage:not([hidden])').dataset.stage")
-    assert int(after) == int(first) + 1
-    page.page.click("#stage-prev")
     assert (
-        page.js("document.querySelector('#stage-body .stage:not([hidden])').dataset.stage") == first
+        page.js("document.querySelector('#stepper-root section.dp-step').dataset.stepId")
+        == "forward-2"
+    )
+    page.page.keyboard.press("ArrowLeft")
+    assert (
+        page.js("document.querySelector('#stepper-root section.dp-step').dataset.stepId")
+        == "forward-1"
+    )
+    # the next step keeps the stepper where it was and moves the batch on
+    page.page.keyboard.press("ArrowRight")
+    step = page.js("window.playground.step.step")
+    page.page.click("#step")
+    page.wait(f"window.playground.step.step === {step + 1}")
+    assert (
+        page.js("document.querySelector('#stepper-root section.dp-step').dataset.stepId")
+        == "forward-2"
     )
 
 

@@ -43,7 +43,7 @@ LIMITS: dict[str, Any] = {
     "max_alpha": 1.0,
     "max_seed": 2**31 - 1,
     "max_test_fraction": 0.5,
-    "step_columns_shown": 32,
+    "step_batch": 16,
     "history_points": 400,
     "grid": 48,
     "curve_points": 200,
@@ -309,49 +309,39 @@ class Session:
         self.steps += 1
 
     def step_detail(self) -> dict[str, Any]:
-        """One step on the next batch, keeping every number of its forward and backward pass.
+        """One step in step mode, keeping every number of its forward and backward pass.
 
-        Returns the batch (standardised, as the network sees it), W and b *before* the step,
-        Z, A, δ (equations (ii) and (i)), ∂J/∂W, ∂J/∂b and J, as :meth:`Network.backward`
-        computed them; then the optimiser applies exactly those gradients. Per-sample matrices
-        show at most ``LIMITS["step_columns_shown"]`` columns (``columns_shown``); the
-        gradients and J are the whole batch's.
+        The batch is the next one of the epoch, cut to at most ``LIMITS["step_batch"]``
+        samples so that every matrix fits on the screen. :func:`deltaprop.explain.explain`
+        runs :meth:`Network.forward_pass` and :meth:`Network.backward` on it (and the central
+        differences check) and :func:`deltaprop.web.explain_page.page_data` adds the MathML:
+        the explain page's data, for its stepper. Then the optimiser applies exactly those
+        gradients ∂J/∂W, ∂J/∂b.
+
+        Returns ``{"type": "step", "step", "m", "indices", "explain"}``: ``step`` counted
+        after this one, ``indices`` the batch's columns of the (standardised) training data.
         """
-        net = self.net
-        idx = self._next_batch()
+        from ...explain import explain
+        from ..explain_page import page_data
+
+        idx = self._next_batch()[: LIMITS["step_batch"]]
         Xb, Yb = self.X[:, idx], self.Y[:, idx]
-        W = [w.copy() for w in net.W]
-        b = [v.copy() for v in net.b]
-        Z, A = net.forward_pass(Xb)
-        delta, dW, db = net.backward(Z, A, Yb)
-        J = float(net._cost(A[net.L], Yb))
-        k = min(len(idx), LIMITS["step_columns_shown"])
-        detail = {
-            "type": "step",
-            "L": net.L,
-            "sizes": net.sizes,
-            "hidden": net.hidden.name,
-            "output": net.output.name,
-            "loss": net.loss.name,
-            "alpha": net.alpha,
-            "m": len(idx),
-            "columns_shown": k,
-            "indices": [int(i) for i in idx[:k]],
-            "X": _listed(Xb[:, :k]),
-            "Y": _listed(Yb[:, :k]),
-            "W": [_listed(w) for w in W],
-            "b": [_listed(v) for v in b],
-            "Z": [None] + [_listed(Z[l][:, :k]) for l in range(1, net.L + 1)],
-            "A": [_listed(A[l][:, :k]) for l in range(net.L + 1)],
-            "delta": [None] + [_listed(delta[l][:, :k]) for l in range(1, net.L + 1)],
-            "dW": [_listed(g) for g in dW],
-            "db": [_listed(g) for g in db],
-            "J": J,
-        }
-        self._step(idx, list(dW), list(db))
-        detail["step"] = self.steps
+        features = ["x₁", "x₂"] if self.data.kind == "classification" else ["x"]
+        ex = explain(self.net, Xb, Yb, feature_names=features, target_names=["y"])
+        data = page_data(ex)
+        self._step(
+            idx,
+            [ex.dW[l].copy() for l in range(1, self.net.L + 1)],
+            [ex.db[l].copy() for l in range(1, self.net.L + 1)],
+        )
         self._record()
-        return detail
+        return {
+            "type": "step",
+            "step": self.steps,
+            "m": len(idx),
+            "indices": [int(i) for i in idx],
+            "explain": data,
+        }
 
     # --- what the page shows -----------------------------------------------------------------
 

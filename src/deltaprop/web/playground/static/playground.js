@@ -5,7 +5,6 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const SVGNS = "http://www.w3.org/2000/svg";
-  const MATHNS = "http://www.w3.org/1998/Math/MathML";
   const FIELDS = ["dataset", "samples", "noise", "test_fraction", "seed", "hidden", "activation",
     "output", "loss", "optimizer", "lr", "batch_size", "alpha", "speed"];
   const INTS = new Set(["samples", "seed", "batch_size", "speed"]);
@@ -13,18 +12,13 @@
 
   const state = {
     ws: null, playing: false, stepMode: false, data: null, frame: null, history: null,
-    settings: null, limits: null, colourBy: "activation", netKey: "", step: null, stage: 0,
+    settings: null, limits: null, colourBy: "activation", step: null, stepper: null,
   };
   window.playground = state; // for tests and the curious: the latest frame, data and step
 
   // --- colours --------------------------------------------------------------------------------
   const POS = [8, 119, 189], NEG = [232, 113, 10], MID = [245, 245, 245];
   function mix(a, b, t) { return a.map((v, i) => Math.round(v + (b[i] - v) * t)); }
-  function diverging(v, scale) { // v / scale in [-1, 1] -> orange .. white .. blue
-    const t = scale > 0 ? Math.max(-1, Math.min(1, v / scale)) : 0;
-    const c = t >= 0 ? mix(MID, POS, t) : mix(MID, NEG, -t);
-    return `rgb(${c[0]},${c[1]},${c[2]})`;
-  }
   function classColour(p) { // p = P(label 1) in [0, 1]: orange (0) .. white .. blue (1)
     const c = p >= 0.5 ? mix(MID, POS, (p - 0.5) * 1.3) : mix(MID, NEG, (0.5 - p) * 1.3);
     return c;
@@ -95,7 +89,6 @@
       state.data = msg;
       state.history = { step: msg.history.step.slice(), train: msg.history.train.slice(), test: msg.history.test.slice() };
       showSettings(msg.settings);
-      state.netKey = "";
       $("view-title").textContent = msg.kind === "classification" ? "Decision boundary" : "Fitted curve";
       $("view").setAttribute("aria-label", msg.kind === "classification" ? "decision boundary over the data" : "fitted curve over the data");
       $("stat-acc-box").hidden = msg.kind !== "classification";
@@ -296,56 +289,18 @@
     }
   }
 
-  function netLayout(sizes) {
-    const W = 520, H = 340, padX = 40, padY = 24, cols = sizes.length;
-    return sizes.map((n, l) => {
-      const x = padX + (cols === 1 ? 0 : (l * (W - 2 * padX)) / (cols - 1));
-      const gap = Math.min(40, (H - 2 * padY) / Math.max(n, 1));
-      const top = H / 2 - (gap * (n - 1)) / 2;
-      return Array.from({ length: n }, (_, i) => [x, top + i * gap]);
-    });
-  }
   function drawNet(f, d) {
-    const svg = $("net"), sizes = d.sizes, key = sizes.join("-");
-    const pos = netLayout(sizes);
-    const r = Math.max(5, Math.min(11, 150 / Math.max(...sizes)));
-    if (state.netKey !== key) { // build once per architecture, then only restyle
-      svg.innerHTML = "";
-      el(SVGNS, "rect", { x: 0, y: 0, width: 520, height: 340, fill: "#fff" }, svg);
-      const lines = el(SVGNS, "g", { id: "net-lines" }, svg), units = el(SVGNS, "g", { id: "net-units" }, svg);
-      for (let l = 1; l < sizes.length; l++) {
-        for (let j = 0; j < sizes[l]; j++) for (let k = 0; k < sizes[l - 1]; k++) {
-          el(SVGNS, "line", { x1: pos[l - 1][k][0], y1: pos[l - 1][k][1], x2: pos[l][j][0], y2: pos[l][j][1], "data-l": l, "data-j": j, "data-k": k }, lines);
-        }
-      }
-      const names = d.kind === "classification" ? ["x₁", "x₂"] : ["x"];
-      for (let l = 0; l < sizes.length; l++) {
-        for (let j = 0; j < sizes[l]; j++) {
-          const c = el(SVGNS, "circle", { cx: pos[l][j][0], cy: pos[l][j][1], r: r, stroke: "#333", "stroke-width": 1, "data-l": l, "data-j": j }, units);
-          el(SVGNS, "title", {}, c);
-        }
-        const label = l === 0 ? "input" : l === sizes.length - 1 ? "output ŷ" : `layer ${l}`;
-        el(SVGNS, "text", { x: pos[l][0][0], y: 14, "text-anchor": "middle", "font-size": 11, fill: "#555" }, units).textContent = label;
-        if (l === 0) pos[0].forEach((p, j) => { el(SVGNS, "text", { x: p[0] - r - 4, y: p[1] + 4, "text-anchor": "end", "font-size": 11 }, units).textContent = names[j] || ""; });
-      }
-      state.netKey = key;
+    // the explain page's component: units as circles, weights as lines (colour = sign, width =
+    // size), units coloured by their mean activation or mean δ over the last batch
+    const L = d.sizes.length - 1, W = {}, labels = {}, units = [];
+    for (let l = 1; l <= L; l++) W[String(l)] = f.W[l - 1];
+    for (let l = 0; l <= L; l++) labels[String(l)] = String(l);
+    const delta = state.colourBy === "delta";
+    for (let l = delta ? 1 : 0; l <= L; l++) {
+      const v = delta ? f.unit_delta[l] : f.unit_activation[l];
+      if (v) units.push({ layer: l, kind: delta ? "delta" : "A", values: v.map((x) => [x]) });
     }
-    let maxW = 1e-12;
-    for (const Wl of f.W) for (const row of Wl) for (const w of row) maxW = Math.max(maxW, Math.abs(w));
-    for (const line of svg.querySelectorAll("#net-lines line")) {
-      const w = f.W[line.dataset.l - 1][line.dataset.j][line.dataset.k], t = Math.abs(w) / maxW;
-      line.setAttribute("stroke", w >= 0 ? "rgb(8,119,189)" : "rgb(232,113,10)");
-      line.setAttribute("stroke-width", (0.3 + 3.5 * t).toFixed(2));
-      line.setAttribute("stroke-opacity", (0.25 + 0.75 * t).toFixed(2));
-    }
-    const values = state.colourBy === "delta" ? f.unit_delta : f.unit_activation;
-    const scale = values.map((v) => (v ? Math.max(1e-12, ...v.map(Math.abs)) : 1));
-    for (const c of svg.querySelectorAll("#net-units circle")) {
-      const l = +c.dataset.l, j = +c.dataset.j, v = values[l] ? values[l][j] : null;
-      c.setAttribute("fill", v === null ? "#f0f0f0" : diverging(v, scale[l]));
-      const what = state.colourBy === "delta" ? "mean δ" : "mean A";
-      c.firstChild.textContent = v === null ? (l === 0 ? `input ${j + 1} (no δ)` : "") : `layer ${l}, unit ${j + 1}: ${what} = ${fmt(v)} on the last batch`;
-    }
+    window.Deltaprop.drawNetwork($("net"), { sizes: d.sizes, W: W, labels: labels, units: units, sample: 0 });
   }
 
   function drawGradNorms(f) {
@@ -365,84 +320,17 @@
     el(SVGNS, "text", { x: 4, y: 12, "font-size": 9, fill: "#777" }, svg).textContent = "log scale";
   }
 
-  // --- step mode: the numbers of one step -----------------------------------------------------
-  function mi(text, parent) { const e = el(MATHNS, /^[0-9.]/.test(text) ? "mn" : "mi", {}, parent); e.textContent = text; return e; }
-  function mo(text, parent) { const e = el(MATHNS, "mo", {}, parent); e.textContent = text; return e; }
-  function sym(base, layer, parent, transpose) { // base^[layer] (with ᵀ)
-    const s = el(MATHNS, "msup", {}, parent);
-    mi(base, s);
-    const sup = el(MATHNS, "mrow", {}, s);
-    mo("[", sup); mi(String(layer), sup); mo("]", sup);
-    if (transpose) mi("T", sup);
-    return s;
-  }
-  function math(build) {
-    const m = el(MATHNS, "math", { display: "block" });
-    const row = el(MATHNS, "mrow", {}, m);
-    build(row);
-    return m;
-  }
-  function matrix(name, layer, rows, caption, extra) {
-    const fig = el(null, "figure", { class: "mat" });
-    el(null, "figcaption", {}, fig).textContent = caption + (extra || "");
-    const table = el(null, "table", { class: "matrix", "data-name": name, "data-layer": layer, "data-rows": rows.length, "data-cols": rows.length ? rows[0].length : 0 }, fig);
-    let scale = 1e-12;
-    for (const r of rows) for (const v of r) scale = Math.max(scale, Math.abs(v));
-    rows.forEach((r, i) => {
-      const tr = el(null, "tr", {}, table);
-      r.forEach((v, j) => {
-        const td = el(null, "td", { "data-value": String(v), "data-i": i, "data-j": j }, tr);
-        td.textContent = fmt(v);
-        td.style.background = diverging(v, scale);
-      });
-    });
-    return fig;
-  }
-  function stagesOf(s) {
-    const L = s.L, g = (l) => (l === L ? s.output : s.hidden), cols = s.columns_shown < s.m ? ` (first ${s.columns_shown} of m = ${s.m} columns)` : "";
-    const out = [];
-    for (let l = 1; l <= L; l++) {
-      out.push({ name: `forward, layer ${l}`, eq: math((r) => { sym("Z", l, r); mo("=", r); sym("W", l, r); sym("A", l - 1, r); mo("+", r); sym("b", l, r); mo(",", r); mo("\u2003", r); sym("A", l, r); mo("=", r); sym("g", l, r); mo("(", r); sym("Z", l, r); mo(")", r); }),
-        text: `g[${l}] = ${g(l)}`,
-        mats: [matrix("W", l, s.W[l - 1], `W[${l}]`), matrix("A", l - 1, s.A[l - 1], l === 1 ? "A[0] = X (standardised inputs)" : `A[${l - 1}]`, cols), matrix("b", l, s.b[l - 1], `b[${l}]`), matrix("Z", l, s.Z[l], `Z[${l}]`, cols), matrix("A", l, s.A[l], `A[${l}]`, cols)] });
-    }
-    out.push({ name: `(ii) output layer δ[${L}]`, eq: math((r) => { sym("δ", L, r); mo("=", r); mi("J", r); mo("′", r); mo("(", r); sym("A", L, r); mo(")", r); mo("⊙", r); sym("g", L, r); mo("′", r); mo("(", r); sym("Z", L, r); mo(")", r); }),
-      text: `loss ${s.loss}, output ${s.output}; m = ${s.m}; J = ${fmt(s.J, 6)}`,
-      mats: [matrix("A", L, s.A[L], `A[${L}]`, cols), matrix("Y", L, s.Y, "Y (targets)", cols), matrix("delta", L, s.delta[L], `δ[${L}]`, cols)] });
-    for (let l = L - 1; l >= 1; l--) {
-      out.push({ name: `(i) hidden layer δ[${l}]`, eq: math((r) => { sym("δ", l, r); mo("=", r); sym("g", l, r); mo("′", r); mo("(", r); sym("Z", l, r); mo(")", r); mo("⊙", r); mo("(", r); sym("W", l + 1, r, true); sym("δ", l + 1, r); mo(")", r); }),
-        text: `g[${l}] = ${s.hidden}: the element-wise product with g′(Z), and the transpose of W[${l + 1}]`,
-        mats: [matrix("Z", l, s.Z[l], `Z[${l}]`, cols), matrix("Wt", l + 1, s.W[l].length ? s.W[l][0].map((_, k) => s.W[l].map((row) => row[k])) : [], `W[${l + 1}]ᵀ`), matrix("delta", l + 1, s.delta[l + 1], `δ[${l + 1}]`, cols), matrix("delta", l, s.delta[l], `δ[${l}]`, cols)] });
-    }
-    out.push({ name: "gradients", eq: math((r) => { mi("∂J/∂", r); sym("W", "l", r); mo("=", r); sym("δ", "l", r); sym("A", "l−1", r, true); s.alpha ? (mo("+", r), mi("α", r), sym("W", "l", r)) : null; mo(",", r); mo("\u2003", r); mi("∂J/∂", r); sym("b", "l", r); mo("=", r); sym("δ", "l", r); mi("1", r); }),
-      text: `summed over the whole batch (m = ${s.m}); then the optimiser's step used exactly these`,
-      mats: [].concat(...Array.from({ length: L }, (_, i) => [matrix("dW", i + 1, s.dW[i], `∂J/∂W[${i + 1}]`), matrix("db", i + 1, s.db[i], `∂J/∂b[${i + 1}]`)])) });
-    return out;
-  }
-  function renderStep(s) {
-    const body = $("stage-body");
-    body.innerHTML = "";
-    $("step-title").textContent = `Step mode: step ${s.step}, a batch of m = ${s.m} samples`;
-    const stages = stagesOf(s);
-    stages.forEach((st, i) => {
-      const div = el(null, "div", { class: "stage", "data-stage": i, "data-name": st.name }, body);
-      el(null, "h3", {}, div).textContent = st.name;
-      const eq = el(null, "div", { class: "eq" }, div); eq.appendChild(st.eq);
-      el(null, "p", { class: "hint" }, div).textContent = st.text;
-      const mats = el(null, "div", { class: "mats" }, div);
-      for (const m of st.mats) mats.appendChild(m);
-    });
-    state.stages = stages.length;
-    if (state.stage >= stages.length) state.stage = stages.length - 1;
-    showStage(state.stage);
-  }
-  function showStage(i) {
-    const n = state.stages || 0;
-    if (!n) return;
-    state.stage = Math.max(0, Math.min(n - 1, i));
-    for (const d of document.querySelectorAll("#stage-body .stage")) d.hidden = +d.dataset.stage !== state.stage;
-    const cur = document.querySelector(`#stage-body .stage[data-stage="${state.stage}"]`);
-    $("stage-name").textContent = `${state.stage + 1} / ${n}: ${cur ? cur.dataset.name : ""}`;
+  // --- step mode: the explain page's stepper on this step's batch ------------------------
+  function renderStep(msg) {
+    const root = $("stepper-root"), at = state.stepper ? state.stepper.index() : 0;
+    root.innerHTML = "";
+    const ex = msg.explain;
+    $("step-title").textContent = `Step mode: step ${msg.step}, a batch of m = ${msg.m} samples`;
+    const alpha = state.data && state.data.settings.alpha;
+    $("step-note").textContent = `Samples ${msg.indices.map((i) => i + 1).join(", ")} of the training set, standardised as the network sees them.`
+      + (alpha ? ` With L2 (α = ${alpha}), ∂J/∂W includes αW and J the penalty (α/2)Σ‖W‖².` : "");
+    state.stepper = window.Deltaprop.stepper(root, ex, { keyboard: false, hash: false });
+    state.stepper.go(at);
   }
 
   // --- exports --------------------------------------------------------------------------------
@@ -454,6 +342,11 @@
   function svgText(id) {
     const svg = $(id).cloneNode(true);
     svg.setAttribute("xmlns", SVGNS);
+    const style = document.createElementNS(SVGNS, "style");
+    style.textContent = "text{font-family:system-ui,sans-serif}.dp-unit{stroke:#333;stroke-width:1}"
+      + ".dp-layer-label{font-size:12px;fill:#5b6470;text-anchor:middle}"
+      + ".dp-unit-value{font-size:10px;text-anchor:middle;dominant-baseline:central}";
+    svg.insertBefore(style, svg.firstChild);
     const vb = svg.getAttribute("viewBox").split(" ");
     svg.setAttribute("width", vb[2]); svg.setAttribute("height", vb[3]);
     return new XMLSerializer().serializeToString(svg);
@@ -492,8 +385,6 @@
     $("step").addEventListener("click", oneStep);
     $("reset").addEventListener("click", () => { clearError(); send({ type: "reset" }); });
     $("stepmode").addEventListener("change", (e) => setStepMode(e.target.checked));
-    $("stage-prev").addEventListener("click", () => showStage(state.stage - 1));
-    $("stage-next").addEventListener("click", () => showStage(state.stage + 1));
     $("export-model").addEventListener("click", () => { clearError(); send({ type: "export" }); });
     for (const b of document.querySelectorAll("[data-export]")) b.addEventListener("click", () => exportFigure(b.dataset.export, b.dataset.format));
     for (const r of document.querySelectorAll('input[name="colour"]')) r.addEventListener("change", (e) => { state.colourBy = e.target.value; drawAll(); });
@@ -510,8 +401,10 @@
       if (e.key === " ") { e.preventDefault(); play(); }
       else if (e.key === "s") oneStep();
       else if (e.key === "r") send({ type: "reset" });
-      else if (state.stepMode && e.key === "ArrowRight") showStage(state.stage + 1);
-      else if (state.stepMode && e.key === "ArrowLeft") showStage(state.stage - 1);
+      else if (state.stepMode && state.stepper && e.key === "ArrowRight") { e.preventDefault(); state.stepper.next(); }
+      else if (state.stepMode && state.stepper && e.key === "ArrowLeft") { e.preventDefault(); state.stepper.prev(); }
+      else if (state.stepMode && state.stepper && e.key === "Home") { e.preventDefault(); state.stepper.go(0); }
+      else if (state.stepMode && state.stepper && e.key === "End") { e.preventDefault(); state.stepper.go(1e9); }
     });
     connect();
   }
