@@ -127,6 +127,7 @@ def gradcheck(
     X = _host64(X, "X")
     Y = _host64(Y, "Y")
     J0, dW, db = ref.gradients(X, Y)  # validates X, Y
+    _check_pairing(ref, X, Y)
     floor = floor * max(1.0, abs(J0))
 
     def J() -> float:
@@ -146,6 +147,58 @@ def gradcheck(
         layers.append(LayerReport(l, err_W, err_b, n))
     worst = max(r.max_rel_error for r in layers)
     return GradcheckReport(worst, bool(worst <= tol), tol, eps, mode, layers)
+
+
+def _check_pairing(net: Network, X: np.ndarray, Y: np.ndarray) -> None:
+    """Refuse a check that would fail because of the cost, not back-propagation.
+
+    The cross-entropies clip A^[L] to [ε, 1 − ε] (:mod:`deltaprop.losses`); where an output
+    lies outside, the cost is flat and its derivative formula is not the clipped cost's, so
+    central differences disagree on every layer. Targets that are not one-hot columns
+    (cross-entropy) or not in [0, 1] (binary cross-entropy) only warn: the gradient is still
+    right, but the cost is not the one its name promises.
+    """
+    name = net.loss.name
+    if name not in ("cross_entropy", "binary_cross_entropy"):
+        return
+    import warnings
+
+    from .network import pairing_problem
+
+    A_L = net.forward(X)
+    low = np.finfo(np.float64).eps
+    outside = np.less(A_L, low)
+    if name == "binary_cross_entropy":
+        outside |= np.greater(A_L, 1 - low)
+    if np.any(outside):
+        i, j = np.argwhere(outside)[0]
+        why = pairing_problem(net.output, net.loss) or (
+            f"{name} needs outputs strictly inside (0, 1)"
+        )
+        raise ValueError(
+            f"{why}: output A^[L][{i}, {j}] = {A_L[i, j]:.3g} is outside (0, 1), where the cost "
+            "is clipped, so central differences would disagree with back-propagation for a "
+            "reason that is not back-propagation's"
+        )
+    if name == "cross_entropy":
+        sums = Y.sum(axis=0)
+        bad = np.flatnonzero((Y < 0).any(axis=0) | (np.abs(sums - 1) > 1e-9))
+        if bad.size:
+            k = int(bad[0])
+            warnings.warn(
+                f"cross_entropy expects one-hot target columns (or probabilities summing to 1); "
+                f"column {k} of Y sums to {sums[k]:.3g}: encode class labels as "
+                "np.eye(n_L)[:, labels]",
+                UserWarning,
+                stacklevel=3,
+            )
+    elif np.any((Y < 0) | (Y > 1)):
+        warnings.warn(
+            "binary_cross_entropy expects targets in [0, 1] (0/1 labels or probabilities); "
+            f"Y ranges over [{Y.min():.3g}, {Y.max():.3g}]",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _host64(x: Any, name: str) -> np.ndarray:

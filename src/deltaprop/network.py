@@ -127,6 +127,38 @@ class Layers(Sequence):
         return "\n".join(lines) + "\n)"
 
 
+class PairingWarning(UserWarning):
+    """A cost paired with an output activation it does not suit (e.g. cross-entropy without
+    softmax): the network works, but its cost is not what the name promises."""
+
+
+_NEEDS_OUTPUT = {
+    "cross_entropy": (
+        ("softmax",),
+        "cross_entropy compares probability columns: it needs output='softmax' (outputs in "
+        "(0, 1) that sum to 1 in every column) and one-hot targets",
+    ),
+    "binary_cross_entropy": (
+        ("sigmoid",),
+        "binary_cross_entropy compares probabilities: it needs output='sigmoid' (outputs in "
+        "(0, 1)) and targets in [0, 1]",
+    ),
+}
+
+
+def pairing_problem(output: Activation, loss: Loss) -> str | None:
+    """Why ``loss`` does not suit the output activation ``output``, or None when it does.
+
+    Cross-entropy needs softmax outputs, binary cross-entropy sigmoid outputs: other outputs
+    can leave (0, 1), where the cost is clipped (see :mod:`deltaprop.losses`) and a gradient
+    check fails for a reason that has nothing to do with back-propagation.
+    """
+    need = _NEEDS_OUTPUT.get(loss.name)
+    if need is None or output.name in need[0]:
+        return None
+    return f"{need[1]}; got output={output.name!r}"
+
+
 def _validate_sizes(sizes: Any) -> list[int]:
     try:
         sizes = list(sizes)
@@ -198,6 +230,11 @@ class Network:
         self.hidden = get_activation(hidden, param="hidden")
         self.output = get_activation(output, param="output")
         self.loss = get_loss(loss)
+        problem = pairing_problem(self.output, self.loss)
+        if problem is not None:
+            import warnings
+
+            warnings.warn(problem, PairingWarning, stacklevel=2)
         self.alpha = _validate_alpha(alpha)
         self.backend = backend
         self.xp = _array.backend_namespace(backend)
@@ -521,4 +558,4 @@ def _validate_alpha(alpha: Any) -> float:
     return value
 
 
-__all__ = ["Activation", "Layers", "Loss", "Network"]
+__all__ = ["Activation", "Layers", "Loss", "Network", "PairingWarning", "pairing_problem"]

@@ -36,7 +36,12 @@ def gradcheck_command(
     net = Network(sizes, hidden=hidden, output=output, loss=loss, seed=seed)
     rng = np.random.default_rng(seed + 1)
     X = rng.standard_normal((sizes[0], batch))
-    Y = rng.standard_normal((sizes[-1], batch))
+    if net.loss.name == "cross_entropy":  # targets the cost is meant for: one-hot columns
+        Y = np.eye(sizes[-1])[:, rng.integers(0, sizes[-1], size=batch)]
+    elif net.loss.name == "binary_cross_entropy":  # 0/1 labels
+        Y = rng.integers(0, 2, size=(sizes[-1], batch)).astype(np.float64)
+    else:
+        Y = rng.standard_normal((sizes[-1], batch))
     report = gradcheck(net, X, Y, eps=eps, tol=tol, mode=mode)
     if as_json:
         emit_json(report.to_dict())
