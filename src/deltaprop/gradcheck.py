@@ -152,9 +152,10 @@ def gradcheck(
 def _check_pairing(net: Network, X: np.ndarray, Y: np.ndarray) -> None:
     """Refuse a check that would fail because of the cost, not back-propagation.
 
-    The cross-entropies clip A^[L] to [ε, 1 − ε] (:mod:`deltaprop.losses`); where an output
-    lies outside, the cost is flat and its derivative formula is not the clipped cost's, so
-    central differences disagree on every layer. Targets that are not one-hot columns
+    Without their own output activation (softmax, sigmoid), the cross-entropies clip A^[L] to
+    [ε, 1 − ε] (:mod:`deltaprop.losses`); where an output lies outside, the cost is flat and
+    its derivative formula is not the clipped cost's, so central differences disagree on every
+    layer. Targets that are not one-hot columns
     (cross-entropy) or not in [0, 1] (binary cross-entropy) only warn: the gradient is still
     right, but the cost is not the one its name promises.
     """
@@ -165,16 +166,14 @@ def _check_pairing(net: Network, X: np.ndarray, Y: np.ndarray) -> None:
 
     from .network import pairing_problem
 
+    why = pairing_problem(net.output, net.loss)  # suited pairs compute J from the logits
     A_L = net.forward(X)
     low = np.finfo(np.float64).eps
     outside = np.less(A_L, low)
     if name == "binary_cross_entropy":
         outside |= np.greater(A_L, 1 - low)
-    if np.any(outside):
+    if why is not None and np.any(outside):
         i, j = np.argwhere(outside)[0]
-        why = pairing_problem(net.output, net.loss) or (
-            f"{name} needs outputs strictly inside (0, 1)"
-        )
         raise ValueError(
             f"{why}: output A^[L][{i}, {j}] = {A_L[i, j]:.3g} is outside (0, 1), where the cost "
             "is clipped, so central differences would disagree with back-propagation for a "
