@@ -283,10 +283,14 @@ def test_every_image_and_the_document_ship_in_the_wheel_config(text):
     assert shipped == expected
 
 
-def test_derivation_path_in_a_source_checkout():
+def test_derivation_path_names_this_document():
+    """Editable install: the checkout's file; ``pip install .`` (as CI does): the packaged
+    copy. Either way the same bytes as the checkout's document."""
     from deltaprop._docs import derivation_path
 
-    assert derivation_path() == DOC
+    path = derivation_path()
+    assert path.is_file() and path.name == "derivation.md"
+    assert path.read_bytes() == DOC.read_bytes()
 
 
 def test_the_wheel_ships_the_derivation(tmp_path):
