@@ -88,13 +88,18 @@ def serve(
     *,
     open_browser: bool = True,
     log_level: str = "warning",
-    announce: Any = print,
+    announce: Any = None,
 ) -> None:
     """Run the playground until Ctrl-C: bind ``host:port``, print the URL, open the browser.
 
     Raises :class:`MissingExtraError` when the ``playground`` extra is not installed and
     ``OSError`` when the address cannot be bound (the port is taken).
     """
+    if announce is None:
+
+        def announce(text: str) -> None:
+            print(text, flush=True)
+
     _server_modules()
     sock = bind(host, port)
     url = url_of(sock)

@@ -294,16 +294,18 @@ class Session:
 
         done = 0
         while done < n:
+            last = done == n - 1 or (deadline is not None and time.perf_counter() > deadline)
             idx = self._next_batch()
             _, dW, db = self.net.gradients(self.X[:, idx], self.Y[:, idx])
-            self._step(idx, dW, db)
+            self._step(idx, dW, db, norms=last)
             done += 1
-            if deadline is not None and time.perf_counter() > deadline:
+            if last:
                 break
         return done
 
-    def _step(self, idx: np.ndarray, dW: Any, db: Any) -> None:
-        self.grad_norms = [float(np.linalg.norm(g)) for g in dW]  # before the step reuses dW
+    def _step(self, idx: np.ndarray, dW: Any, db: Any, norms: bool = True) -> None:
+        if norms:  # (before the step: it may use dW as scratch)
+            self.grad_norms = [float(np.linalg.norm(g)) for g in dW]
         self.opt.step(self.net, dW, db)
         self.last_batch = idx
         self.steps += 1
@@ -345,16 +347,17 @@ class Session:
 
     # --- what the page shows -----------------------------------------------------------------
 
-    def _costs(self) -> tuple[float, float | None]:
-        loss = self.net.loss
-        train = float(loss.J(self.net.forward(self.X), self.Y))
-        test = None
-        if self.X_test.shape[1]:
-            test = float(loss.J(self.net.forward(self.X_test), self.Y_test))
-        return train, test
+    def _outputs(self) -> tuple[list[Any], Any]:
+        """The forward pass over the training split (every A^[l]) and the test output."""
+        _, A_train = self.net.forward_pass(self.X)
+        A_test = self.net.forward(self.X_test) if self.X_test.shape[1] else None
+        return A_train, A_test
 
-    def _record(self) -> None:
-        train, test = self._costs()
+    def _record(self, outputs: tuple[list[Any], Any] | None = None) -> None:
+        A_train, A_test = outputs or self._outputs()
+        loss = self.net.loss
+        train = float(loss.J(A_train[self.net.L], self.Y))
+        test = None if A_test is None else float(loss.J(A_test, self.Y_test))
         h = self.history
         if h["step"] and h["step"][-1] == self.steps:
             h["train"][-1], h["test"][-1] = train, test
@@ -386,8 +389,9 @@ class Session:
 
     def frame(self) -> dict[str, Any]:
         """Everything the live views need now, as a JSON-ready dict (a few kB)."""
-        self._record()
         net, d = self.net, self.data
+        A_train, A_test = self._outputs()
+        self._record((A_train, A_test))
         h = self.history
         P, out = self.grid()
         view: dict[str, Any]
@@ -403,18 +407,25 @@ class Session:
         idx = self.last_batch
         Z, A = net.forward_pass(self.X[:, idx])
         delta, _, _ = net.backward(Z, A, self.Y[:, idx])
-        _, A_all = net.forward_pass(self.X)
         dead = [
-            float(np.mean(np.all(A_all[l] <= 0, axis=1))) if net.g[l].name == "relu" else None
+            float(np.mean(np.all(A_train[l] <= 0, axis=1))) if net.g[l].name == "relu" else None
             for l in range(1, net.L)
         ]
+        accuracy = None
+        if d.kind == "classification":  # labels 0/1: the output is read at 0.5
+            accuracy = {
+                "train": float(np.mean((A_train[net.L] > 0.5) == (self.Y > 0.5))),
+                "test": None
+                if A_test is None
+                else float(np.mean((A_test > 0.5) == (self.Y_test > 0.5))),
+            }
         return {
             "type": "frame",
             "step": self.steps,
             "epoch": self.epoch,
             "train_cost": h["train"][-1],
             "test_cost": h["test"][-1],
-            "accuracy": self._accuracy(),
+            "accuracy": accuracy,
             "view": view,
             "W": [_listed(w, 4) for w in net.W],
             "b": [_listed(v, 4) for v in net.b],
@@ -424,18 +435,6 @@ class Session:
             "grad_norms": self.grad_norms,
             "dead_relu": dead,
         }
-
-    def _accuracy(self) -> dict[str, float | None] | None:
-        if self.data.kind != "classification":
-            return None
-
-        def acc(X: np.ndarray, Y: np.ndarray) -> float | None:
-            if not X.shape[1]:
-                return None
-            threshold = 0.0 if self.settings.output == "tanh" else 0.5
-            return float(np.mean((self.net.forward(X) > threshold) == (Y > 0.5)))
-
-        return {"train": acc(self.X, self.Y), "test": acc(self.X_test, self.Y_test)}
 
     def data_message(self) -> dict[str, Any]:
         """The data set's points (raw units) and drawing domain, sent once per reset."""

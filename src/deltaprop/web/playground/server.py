@@ -191,6 +191,10 @@ class _RateLimit:
         return False
 
 
+class _ClosedError(Exception):
+    """The browser tab closed its websocket while something was still to be sent."""
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, allow_nan=False, separators=(",", ":"))
 
@@ -214,8 +218,12 @@ class Connection:
             return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     async def send(self, text: str) -> None:
+        """Send one message; :class:`_ClosedError` when the tab has gone (closed, reloaded)."""
         async with self.send_lock:
-            await self.ws.send_text(text)
+            try:
+                await self.ws.send_text(text)
+            except Exception as e:  # starlette/uvicorn name a vanished peer in several ways
+                raise _ClosedError from e
 
     async def error(self, message: str) -> None:
         await self.send(_dumps({"type": "error", "message": message}))
@@ -272,7 +280,7 @@ class Connection:
                 if message["type"] == "websocket.disconnect":
                     break
                 await self.handle(message)
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, _ClosedError):
             pass
         finally:
             self.playing = False
@@ -312,7 +320,7 @@ class Connection:
             await handler(msg)
         except (SettingsError, ValueError, TypeError) as e:
             await self.error(str(e))
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, _ClosedError):
             raise
         except Exception as e:  # keep serving: report, log, go on
             log.exception("playground: %s failed", kind)
@@ -387,6 +395,10 @@ class Connection:
 
     async def train(self) -> None:
         """While playing: steps for 1/FRAME_RATE s of the chosen speed, then a frame."""
+        with contextlib.suppress(_ClosedError):
+            await self._train()
+
+    async def _train(self) -> None:
         assert self.session is not None
         period = 1.0 / FRAME_RATE
         owed, last = 0.0, time.perf_counter()
