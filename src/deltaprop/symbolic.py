@@ -46,6 +46,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -494,6 +495,10 @@ CHAIN_DEPTH_QUICK, CHAIN_DEPTH_FULL = 6, 10
 """Largest depth n of the Task 3 chain checks."""
 
 
+def _check_network(build: Callable[[list[int], int], Any], sizes: list[int]) -> bool:
+    return check_gradients(build(sizes, 2))
+
+
 def _cases(quick: bool) -> list[tuple[str, Callable[[], bool]]]:
     shapes = GENERIC_SHAPES_QUICK if quick else GENERIC_SHAPES_FULL
     cases: list[tuple[str, Callable[[], bool]]] = []
@@ -502,7 +507,7 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], bool]]]:
         cases.append(
             (
                 f"(i), (ii), dW, db equal diff(J): {label}, m = 2, generic g^[l] and J",
-                lambda s=sizes: check_gradients(generic_network(s, 2)),
+                functools.partial(_check_network, generic_network, sizes),
             )
         )
     cases.append(("Task 2: relu'(z) = 1[z > 0] away from 0 (not 1)", check_relu_derivative))
@@ -512,7 +517,7 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], bool]]]:
             (
                 f"Task 2: MSE/ReLU/identity + L2 formulas equal diff(J): {label}, m = 2, "
                 "all regions",
-                lambda s=sizes: check_gradients(exercise_network(s, 2)),
+                functools.partial(_check_network, exercise_network, sizes),
             )
         )
     piecewise_m = 1 if quick else 2

@@ -72,12 +72,14 @@ def _local(v: Var, i: int) -> tuple[float, int]:
 
     Inputs the rule does not read are passed as NaN, so a wrong ``needs`` would show as NaN.
     """
+    op = v.op
+    assert op is not None  # only inner nodes have inputs
     args = [math.nan] * len(v.inputs)
     n_forward = 0
-    for j in v.op.needs[i]:
+    for j in op.needs[i]:
         args[j], n = recompute(v.inputs[j])
         n_forward += n
-    return v.op.d[i](*args), n_forward
+    return op.d[i](*args), n_forward
 
 
 def derivative(output: Var, x: Var, order: Sequence[Var] | None = None) -> tuple[float, OpCount]:
@@ -137,6 +139,7 @@ def derivative(output: Var, x: Var, order: Sequence[Var] | None = None) -> tuple
             result = 1.0  # D(x) = 1
         else:
             stack.append([u, 0, None, 0.0])
+    assert result is not None  # the outermost call D(output) has returned
     return result, OpCount(n_forward, n_local, n_products, n_sums)
 
 

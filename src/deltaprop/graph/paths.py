@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ._count import OpCount
-from ._var import Var
+from ._var import Rule, Var
 from .backprop import between, forward_values, topological_order
 
 
@@ -56,7 +56,7 @@ def path_sum(output: Var, wrt: Sequence[Var]) -> tuple[list[float], OpCount]:
         steps = {
             v: (
                 [value[u] for u in v.inputs],
-                [(u, v.op.d[i]) for i, u in enumerate(v.inputs) if u in inside],
+                [(u, _rules(v)[i]) for i, u in enumerate(v.inputs) if u in inside],
             )
             for v in inside
             if v is not x
@@ -79,3 +79,9 @@ def path_sum(output: Var, wrt: Sequence[Var]) -> tuple[list[float], OpCount]:
             n_products += len(slots)
         grads.append(0.0 if total is None else total)
     return grads, OpCount(n_forward, n_local, n_products, n_sums)
+
+
+def _rules(v: Var) -> tuple[Rule, ...]:
+    """The local-derivative rules of an inner node (a leaf has none)."""
+    assert v.op is not None
+    return v.op.d

@@ -30,7 +30,7 @@ def static_text(name: str) -> str:
     """The text of the shipped static file ``name`` (one of :data:`STATIC_FILES`)."""
     if name not in STATIC_FILES:
         raise ValueError(f"unknown static file {name!r}; shipped: {', '.join(STATIC_FILES)}")
-    return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("static").joinpath(name).read_text("utf-8")
 
 
 __all__ = ["STATIC_FILES", "static_text"]
