@@ -314,3 +314,20 @@ def test_the_wheel_ships_the_derivation(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.derivation_path() == tmp_path / "site" / "deltaprop" / "docs" / "derivation.md"
+
+
+def test_derive_names_the_document_it_ships(capsys):
+    import json
+
+    from deltaprop._docs import derivation_path
+    from deltaprop.cli import main
+
+    for args in (["derive", "--json"], ["derive"]):
+        with pytest.raises(SystemExit) as e:
+            main(args)
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        if "--json" in args:
+            assert Path(json.loads(out)["derivation"]) == derivation_path() == DOC
+        else:
+            assert f"proof: {DOC}" in out.replace("\n", "")

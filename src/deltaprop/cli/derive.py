@@ -8,7 +8,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from .._docs import derivation_path
 from ._common import console, emit_json
+
+
+def _derivation() -> str:
+    """Where to read the proof: the installed copy, else the repository's path."""
+    try:
+        return str(derivation_path())
+    except FileNotFoundError:
+        return "docs/derivation.md in the deltaprop repository"
 
 
 def derive_command(
@@ -26,11 +35,16 @@ def derive_command(
             "db": "dJ/db^[l] = delta^[l] 1_m",
         }
         if as_json:
-            emit_json({"equations": equations, "derivation": "docs/derivation.md"})
+            emit_json({"equations": equations, "derivation": _derivation()})
             return
         for name, text in equations.items():
             console.print(f"{name:>8}  {text}", markup=False, highlight=False)
-        console.print("proof: docs/derivation.md; run `deltaprop derive --check` to verify it")
+        console.print(
+            f"proof: {_derivation()}; run `deltaprop derive --check` to verify it",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,  # a path is not broken across lines
+        )
         return
     from rich.markup import escape
 
