@@ -959,7 +959,7 @@ def test_odd_but_valid_csv_files_train(capsys, tmp_path):
     model = load_model(tmp_path / "run" / "model.safetensors")
     # the constant column gets scale 1 (as scikit-learn's StandardScaler), never 0 or NaN
     assert model.standardization.x_scale[3] == 1.0 and model.standardization.x_mean[3] == 7.0
-    assert np.all(np.isfinite(model.predict(data.X)))
+    assert np.all(np.isfinite(model.forward(data.X)))
 
 
 def test_warnings_are_one_line_each(capsys, tmp_path):

@@ -134,7 +134,7 @@ def test_standardisation_and_names_drive_predict(tmp_path):
     X = np.array([[3.0, 1.0], [-1.0, -2.0]])
     # by hand: x' = (x − μ)/s, then y = 3 · net(x') + 10
     Xs = np.array([[(3 - 1) / 2, (1 - 1) / 2], [(-1 + 2) / 0.5, (-2 + 2) / 0.5]])
-    assert np.allclose(model.predict(X), 3.0 * net.forward(Xs) + 10.0, rtol=1e-15)
+    assert np.allclose(model.forward(X), 3.0 * net.forward(Xs) + 10.0, rtol=1e-15)
 
 
 # --- tampered files ---------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def test_save_refuses_bad_arguments(tmp_path):
         save(net, tmp_path / "m.safetensors", feature_names=["a"])
     with pytest.raises(TypeError, match="metadata must be JSON-serialisable"):
         save(net, tmp_path / "m.safetensors", metadata={"f": object()})
-    with pytest.raises(TypeError, match="net must be a deltaprop Network"):
+    with pytest.raises(TypeError, match="can save a deltaprop Network, Model, DeltaPropRegressor"):
         save("not a network", tmp_path / "m.safetensors")
     assert not list(tmp_path.iterdir())
 
@@ -347,8 +347,11 @@ def test_checkpoint_round_trip_resumes_bit_for_bit(tmp_path):
     assert np.array_equal(ckpt.model.standardization.x_scale, np.ones(3))
     dp.fit(ckpt.model.net, X, Y, epochs=12, state=ckpt.state, **kwargs)
     assert _arrays_equal(straight, ckpt.model.net)
-    # a checkpoint also loads as a plain model (the epoch-5 weights, not the resumed ones)
-    assert dp.load(path).sizes == [3, 8, 1]
+    # a checkpoint's model loads through load_model (the epoch-5 weights, not the resumed
+    # ones); dp.load refuses it, naming the run's model file
+    assert load_model(path).net.sizes == [3, 8, 1]
+    with pytest.raises(ValueError, match="this is a checkpoint .*model.safetensors"):
+        dp.load(path)
     save_checkpoint(path, ckpt.model.net, ckpt.state)
     assert load_checkpoint(path).state.history.loss == ckpt.state.history.loss
 

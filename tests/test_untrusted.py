@@ -156,11 +156,11 @@ def test_cli_predict_on_a_fifo_and_process_substitution_do_not_hang(tmp_path, mo
 
 
 def test_regular_files_still_load(tmp_path, model_file):
-    net = dp.load(model_file)
+    net = dp.load(model_file).net  # saved with column names: a Model
     assert net.sizes == [2, 3, 1]
     link = tmp_path / "link.safetensors"
     link.symlink_to(model_file)  # a link to a regular file is fine
-    assert np.array_equal(dp.load(link).W[1], net.W[1])
+    assert np.array_equal(dp.load(link).net.W[1], net.W[1])
 
 
 # --- tampered checkpoints --------------------------------------------------------------------

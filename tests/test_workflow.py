@@ -62,7 +62,7 @@ def test_three_lines_of_python_write_what_the_command_writes(tmp_path, capsys):
     }
     assert set(result.metrics) == {"train", "validation", "test"}
     assert result.files["model"] == str(tmp_path / "py" / "model.safetensors")
-    assert result.model.predict(np.zeros((10, 2))).shape == (1, 2)
+    assert result.model.forward(np.zeros((10, 2))).shape == (1, 2)
 
 
 @pytest.mark.parametrize(
@@ -189,7 +189,7 @@ def test_predict_and_evaluate_from_python(tmp_path):
     p = workflow.predict(model, data, out=tmp_path / "p.csv")
     assert p.target_names == ["y"] and p.Y.shape == (1, 60)
     assert (tmp_path / "p.csv").read_text() == p.csv
-    np.testing.assert_allclose(p.Y, result.model.predict(X.T))
+    np.testing.assert_allclose(p.Y, result.model.forward(X.T))
     e = workflow.evaluate(model, data)
     assert e.target_names == ["y"] and e.metrics["m"] == 60
     assert e.metrics["r2"] > e.metrics["baseline"]["r2"]

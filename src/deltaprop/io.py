@@ -5,7 +5,8 @@ A model file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file:
 ``(n_l, 1)``, in the network's dtype) and, in the header's ``__metadata__`` under the key
 ``"deltaprop"``, one JSON object describing the network: layer sizes, activation names and
 parameters, loss, L2 ``alpha``, dtype, backend, the input/target standardisation, feature and
-target names, the deltaprop version and the file format version (:data:`FORMAT_VERSION`).
+target names, the class labels of a classifier, a scikit-learn estimator's parameters and
+fitted attributes, the deltaprop version and the file format version (:data:`FORMAT_VERSION`).
 
 Safety: nothing here unpickles or evaluates anything. Reading parses the header, checks every
 metadata field, every tensor name, shape and dtype, and raises ``ValueError`` naming the file
@@ -17,11 +18,15 @@ left whole or replaced whole, never half-written.
 
 A tour:
 
-* :func:`save` / :func:`load` — a :class:`~deltaprop.network.Network` to a file and back,
-  bit for bit.
-* :func:`load_model` — the network with what prediction needs: the
-  :class:`~deltaprop.data.Standardization` and the feature and target names, as a
-  :class:`Model` whose :meth:`Model.predict` works in the data's own units.
+* :func:`save` / :func:`load` — one file for every path, and :func:`load` gives back what
+  was saved: a bare :class:`~deltaprop.network.Network` loads as a ``Network`` (bit for
+  bit); what ``deltaprop train`` writes (a network with its standardisation, column names
+  and class labels) loads as a :class:`Model`, whose :meth:`Model.predict` takes rows as
+  scikit-learn does and answers in the data's own units and labels, equal to ``deltaprop
+  predict`` to the last bit; a fitted ``DeltaPropRegressor``/``DeltaPropClassifier`` loads
+  as a fitted estimator that predicts identically. A checkpoint is refused (it holds the
+  last epoch, not the model): :func:`load_checkpoint` reads it.
+* :func:`load_model` — any model file (or a checkpoint's model) as a :class:`Model`.
 * :func:`save_checkpoint` / :func:`load_checkpoint` — a model plus the training state
   (``TrainState.to_arrays()``, stored as tensors ``state.<name>`` and JSON) and the run's
   settings, so that training can resume exactly where it stopped.
@@ -42,6 +47,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import math
 import os
@@ -55,12 +61,13 @@ import numpy as np
 
 from . import _array, _files
 from .activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, Activation, get_activation
-from .data import Standardization
+from .data import Labels, Standardization
 from .losses import LOSSES
 from .network import Network
 
-FORMAT_VERSION = 1
-"""Version of the file layout written here; files with a larger number are refused."""
+FORMAT_VERSION = 2
+"""Version of the file layout written here; files with a larger number are refused.
+Version 2 added the fields ``labels`` and ``estimator`` (absent from version 1 files)."""
 
 MODEL_FORMAT = "deltaprop-model"
 CHECKPOINT_FORMAT = "deltaprop-checkpoint"
@@ -89,12 +96,19 @@ _MODEL_FIELDS = {
     "target_names",
     "user",
 }
+_V2_FIELDS = {"labels", "estimator"}
+"""Fields of format version 2, null where they do not apply; a version 1 file has none."""
 _CHECKPOINT_FIELDS = _MODEL_FIELDS | {"train_state", "settings"}
 
 
 @dataclass
 class Model:
-    """A network together with what prediction in the data's own units needs.
+    """A network together with what prediction in the data's own units and labels needs.
+
+    What ``deltaprop train`` writes loads as one (:func:`load`). Inputs are rows, as in
+    scikit-learn: :meth:`predict` and :meth:`predict_proba` take ``X`` of shape
+    ``(n_samples, n_features)`` (a DataFrame's columns are taken by name); :meth:`forward`
+    is the same on the core's samples-as-columns arrays.
 
     Attributes
     ----------
@@ -105,6 +119,8 @@ class Model:
     target_names : list of str (length n_L) or None
     metadata : dict
         The user's own JSON metadata given to :func:`save`.
+    labels : Labels or None
+        A classifier's classes and their encoding (:class:`deltaprop.data.Labels`).
     """
 
     net: Network
@@ -112,23 +128,33 @@ class Model:
     feature_names: list[str] | None = None
     target_names: list[str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    labels: Labels | None = None
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictions for raw inputs ``X`` of shape ``(n_0, m)``, as float64 ``(n_L, m)``.
+    @property
+    def classes_(self) -> np.ndarray:
+        """A classifier's class labels, the columns of :meth:`predict_proba`."""
+        if self.labels is None:
+            raise AttributeError("a regression model has no classes_")
+        return np.asarray(self.labels.classes)
+
+    def forward(self, X: Any) -> np.ndarray:
+        """Outputs for raw inputs ``X`` of shape ``(n_0, m)`` (samples as columns): float64
+        ``(n_L, m)`` in the targets' units (a classifier's: probabilities).
 
         A prediction that is not finite (extreme stored values or inputs) is a ``ValueError``
         naming the first such sample, never an inf or NaN handed on."""
         X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] != self.net.sizes[0]:
+            raise ValueError(
+                f"X must have shape (n_0, m) = ({self.net.sizes[0]}, m), samples as "
+                f"columns; got {X.shape}"
+            )
         if self.standardization is not None:
-            if X.ndim != 2 or X.shape[0] != self.net.sizes[0]:
-                raise ValueError(
-                    f"X must have shape (n_0, m) = ({self.net.sizes[0]}, m), samples as "
-                    f"columns; got {X.shape}"
-                )
             X = self.standardization.transform_X(X)
+        # one memory layout whatever the caller's, so every path rounds alike
+        X = np.ascontiguousarray(X, dtype=self.net.dtype_name)
         with np.errstate(over="ignore", invalid="ignore"):  # refused below, not warned about
-            A_L = _array.to_numpy(self.net.forward(X.astype(self.net.dtype_name)))
-            A_L = np.asarray(A_L, dtype=np.float64)
+            A_L = np.asarray(_array.to_numpy(self.net.forward(X)), dtype=np.float64)
             if self.standardization is not None:
                 A_L = self.standardization.inverse_transform_Y(A_L)
         if not np.isfinite(A_L).all():
@@ -139,6 +165,46 @@ class Model:
                 f"inputs, are too large for float64"
             )
         return A_L
+
+    def _rows(self, X: Any) -> np.ndarray:
+        """``X`` (n_samples, n_features) as the core's (n_0, m), DataFrame columns by name."""
+        if hasattr(X, "columns") and self.feature_names is not None:
+            missing = [n for n in self.feature_names if n not in set(map(str, X.columns))]
+            if missing:
+                raise ValueError(f"X has no column(s) {_listed(missing)} the model needs")
+            X = X[self.feature_names]
+        X = np.asarray(X, dtype=np.float64)
+        n_0 = self.net.sizes[0]
+        if X.ndim == 1 and n_0 == 1:
+            X = X.reshape(-1, 1)
+        if X.ndim != 2 or X.shape[1] != n_0:
+            raise ValueError(
+                f"X must have shape (n_samples, {n_0}): one row per sample, one column per "
+                f"feature; got {X.shape}"
+            )
+        return X.T
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions for ``X`` of shape ``(n_samples, n_features)``.
+
+        Regression: shape ``(n_samples,)`` for one target, ``(n_samples, n_L)`` for several,
+        in the targets' units. Classification: the class labels, shape ``(n_samples,)``
+        (multi-label: ``(n_samples, n_labels)`` of 0/1).
+        """
+        A = self.forward(self._rows(X))
+        if self.labels is not None:
+            decoded = self.labels.decode(A)
+            if self.labels.task == "multilabel":
+                return decoded.T
+            return np.asarray(self.labels.classes)[self.labels.indices(decoded)]
+        return A[0] if A.shape[0] == 1 else A.T
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """A classifier's probabilities, shape ``(n_samples, n_classes)``, columns in
+        :attr:`classes_` order."""
+        if self.labels is None:
+            raise AttributeError("a regression model has no predict_proba")
+        return self.labels.proba(self.forward(self._rows(X))).T
 
 
 @dataclass
@@ -154,20 +220,24 @@ class Checkpoint:
 
 
 def save(
-    net: Network,
+    obj: Any,
     path: str | Path,
     *,
     metadata: dict[str, Any] | None = None,
     standardization: Standardization | None = None,
     feature_names: list[str] | None = None,
     target_names: list[str] | None = None,
+    labels: Labels | None = None,
 ) -> Path:
-    """Write ``net`` to ``path`` as a safetensors model file (atomically); returns the path.
+    """Write a network, a :class:`Model` or a fitted estimator to ``path`` as a safetensors
+    model file (atomically); returns the path. :func:`load` gives back the same kind.
 
     Parameters
     ----------
-    net : Network
-        Any backend; the arrays are copied to host memory and stored in ``net``'s dtype.
+    obj : Network, Model, DeltaPropRegressor or DeltaPropClassifier
+        A network of any backend (the arrays are copied to host memory and stored in its
+        dtype); a Model with its standardisation, names and labels; a fitted estimator with
+        its parameters and fitted attributes.
     path : str or Path
         The file to write; its folder must exist. An existing file is replaced whole.
     metadata : dict, optional
@@ -176,8 +246,34 @@ def save(
         Input/target standardisation the network was trained with.
     feature_names, target_names : list of str, optional
         Column names of the inputs (length n_0) and targets (length n_L).
+    labels : Labels, optional
+        The classes of a classifier network.
+
+    A network saved with any of ``standardization``, names or ``labels`` loads as a
+    :class:`Model`; without them, as a :class:`~deltaprop.network.Network`.
     """
+    estimator = None
+    if isinstance(obj, Model):
+        standardization = obj.standardization if standardization is None else standardization
+        feature_names = obj.feature_names if feature_names is None else feature_names
+        target_names = obj.target_names if target_names is None else target_names
+        labels = obj.labels if labels is None else labels
+        metadata = obj.metadata if metadata is None else metadata
+        net = obj.net
+    elif isinstance(obj, Network):
+        net = obj
+    elif hasattr(obj, "get_params") and hasattr(obj, "predict"):  # a scikit-learn estimator
+        # imported by name: the estimator sits above this module in the layering
+        estimator_io = importlib.import_module("deltaprop._estimator_io")
+        net, estimator = estimator_io.estimator_meta(obj)
+    else:
+        raise TypeError(
+            f"can save a deltaprop Network, Model, DeltaPropRegressor or DeltaPropClassifier; "
+            f"got {type(obj).__name__}"
+        )
     meta = _model_meta(net, MODEL_FORMAT, metadata, standardization, feature_names, target_names)
+    meta["labels"] = _labels_meta(labels, net)
+    meta["estimator"] = None if estimator is None else _json_object(estimator, "estimator")
     return _write(path, _net_tensors(net), meta)
 
 
@@ -197,6 +293,16 @@ def model_bytes(
     return st_save(_net_tensors(net), metadata={"deltaprop": json.dumps(meta)})
 
 
+def _labels_meta(labels: Labels | None, net: Network) -> dict[str, Any] | None:
+    if labels is None:
+        return None
+    if not isinstance(labels, Labels):
+        raise TypeError(f"labels must be a deltaprop.data.Labels; got {type(labels).__name__}")
+    d = _json_object(labels.to_dict(), "labels")
+    Labels.from_dict(d, net.sizes[-1])  # the same checks as loading
+    return d
+
+
 def save_checkpoint(
     path: str | Path,
     net: Network,
@@ -207,6 +313,7 @@ def save_checkpoint(
     standardization: Standardization | None = None,
     feature_names: list[str] | None = None,
     target_names: list[str] | None = None,
+    labels: Labels | None = None,
 ) -> Path:
     """Write a checkpoint: the model as :func:`save` does, plus the training state and settings.
 
@@ -221,6 +328,7 @@ def save_checkpoint(
     meta = _model_meta(
         net, CHECKPOINT_FORMAT, metadata, standardization, feature_names, target_names
     )
+    meta["labels"] = _labels_meta(labels, net)
     arrays, state_meta = state.to_arrays()
     meta["train_state"] = _json_object(state_meta, "state.to_arrays() meta")
     meta["settings"] = _json_object(settings or {}, "settings")
@@ -305,6 +413,8 @@ def _model_meta(
         "feature_names": _check_names(feature_names, n_0, "feature_names"),
         "target_names": _check_names(target_names, n_L, "target_names"),
         "user": _json_object(metadata or {}, "metadata"),
+        "labels": None,
+        "estimator": None,
     }
 
 
@@ -429,20 +539,58 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def load(path: str | Path, *, backend: str = "numpy", device: Any = None) -> Network:
-    """Read the network of a model file (or of a checkpoint) written by :func:`save`.
+def load(path: str | Path, *, backend: str = "numpy", device: Any = None) -> Any:
+    """Read a model file written by :func:`save` (or ``deltaprop train``): what was saved.
 
-    The result has the stored dtype and the given ``backend``/``device`` (NumPy by default,
-    whatever backend the network was saved from). Raises ``ValueError`` naming the file and
-    the problem for anything that is not a valid deltaprop file.
+    Returns a :class:`~deltaprop.network.Network` for a bare network, a :class:`Model` for a
+    network saved with its standardisation, names or labels (``deltaprop train``'s
+    ``model.safetensors``: ``dp.load(path).predict(X_rows)`` answers in the data's units and
+    labels), a fitted ``DeltaPropRegressor``/``DeltaPropClassifier`` for an estimator. The
+    network has the stored dtype and the given ``backend``/``device`` (NumPy by default,
+    whatever backend it was saved from). Raises ``ValueError`` naming the file and the
+    problem for anything that is not a valid deltaprop model file, a checkpoint included
+    (its message names the run's model file; :func:`load_checkpoint` reads checkpoints).
     """
-    return load_model(path, backend=backend, device=device).net
+    path = Path(path)
+    meta, tensors = _read(path, (MODEL_FORMAT, CHECKPOINT_FORMAT))
+    if meta["format"] == CHECKPOINT_FORMAT:
+        raise _checkpoint_refused(path)
+    model = _model(path, meta, tensors, backend, device)
+    if meta.get("estimator") is not None:
+        estimator_io = importlib.import_module("deltaprop._estimator_io")
+        try:
+            return estimator_io.estimator_from(meta["estimator"], model.net)
+        except (KeyError, TypeError, ValueError) as e:
+            raise _bad(path, f"invalid estimator: {_shown(str(e), 200)[1:-1]}") from None
+    bare = model.standardization is None and model.labels is None
+    if bare and model.feature_names is None and model.target_names is None:
+        return model.net
+    return model
 
 
-def load_model(path: str | Path, *, backend: str = "numpy", device: Any = None) -> Model:
-    """Read a model file (or a checkpoint's model) with its standardisation and names."""
-    meta, tensors = _read(Path(path), (MODEL_FORMAT, CHECKPOINT_FORMAT))
-    return _model(Path(path), meta, tensors, backend, device)
+def _checkpoint_refused(path: Path) -> ValueError:
+    return _bad(
+        path,
+        f"this is a checkpoint (the run's last epoch and training state, for --resume), not "
+        f"a model; use the run's model file {path.with_name('model.safetensors')} (the "
+        f"weights training kept), or deltaprop.io.load_checkpoint for the state",
+    )
+
+
+def load_model(
+    path: str | Path,
+    *,
+    backend: str = "numpy",
+    device: Any = None,
+    checkpoints: bool = True,
+) -> Model:
+    """Read a model file (or, unless ``checkpoints=False``, a checkpoint's model) as a
+    :class:`Model` with its standardisation, names and labels, whatever was saved."""
+    path = Path(path)
+    meta, tensors = _read(path, (MODEL_FORMAT, CHECKPOINT_FORMAT))
+    if not checkpoints and meta["format"] == CHECKPOINT_FORMAT:
+        raise _checkpoint_refused(path)
+    return _model(path, meta, tensors, backend, device)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -698,6 +846,8 @@ def _check_meta(path: Path, meta: dict[str, Any], formats: tuple[str, ...]) -> N
             f"deltaprop reads up to {FORMAT_VERSION}): upgrade deltaprop",
         )
     expected = _CHECKPOINT_FIELDS if kind == CHECKPOINT_FORMAT else _MODEL_FIELDS
+    if version >= 2:
+        expected = expected | _V2_FIELDS
     missing, unknown = sorted(expected - set(meta)), sorted(set(meta) - expected)
     if missing:
         raise _bad(path, f"missing field(s) {_listed(missing)} in the metadata")
@@ -752,6 +902,8 @@ def _check_meta(path: Path, meta: dict[str, Any], formats: tuple[str, ...]) -> N
         "null or an object",
     )
     need(isinstance(meta["user"], dict), "user", "an object")
+    for key in _V2_FIELDS:
+        need(meta.get(key) is None or isinstance(meta[key], dict), key, "null or an object")
 
 
 def _model(
@@ -790,6 +942,8 @@ def _model(
             )
         std = meta["standardization"]
         std = None if std is None else Standardization.from_dict(std, sizes[0], sizes[-1])
+        labels = meta.get("labels")
+        labels = None if labels is None else Labels.from_dict(labels, sizes[-1])
     except (TypeError, ValueError) as e:
         raise _bad(path, str(e)) from None
     net = Network(
@@ -805,7 +959,7 @@ def _model(
     for l in range(1, L + 1):
         net.W[l] = tensors[f"W.{l}"]
         net.b[l] = tensors[f"b.{l}"]
-    return Model(net, std, meta["feature_names"], meta["target_names"], meta["user"])
+    return Model(net, std, meta["feature_names"], meta["target_names"], meta["user"], labels)
 
 
 def _activation(spec: dict[str, Any], output_layer: bool = False) -> Activation:

@@ -553,7 +553,7 @@ def _metrics(run: _Run) -> dict[str, dict[str, Any]]:
     mean = run.parts.train[1].mean(axis=1, keepdims=True)
     metrics: dict[str, dict[str, Any]] = {}
     for part, (X, Y) in zip(("train", "validation", "test"), run.parts):
-        metrics[part] = dict(regression_metrics(Y, run.model.predict(X)))
+        metrics[part] = dict(regression_metrics(Y, run.model.forward(X)))
         metrics[part]["baseline"] = regression_metrics(Y, np.broadcast_to(mean, Y.shape))
         metrics[part]["m"] = Y.shape[1]
     return metrics
@@ -617,9 +617,9 @@ def predict(model: str | Path, data: str | Path, *, out: str | Path | None = Non
     """
     from .data import format_csv
 
-    m = load_model(model)
+    m = load_model(model, checkpoints=False)
     dataset = load_data(data, features=model_columns(m, model))
-    Y = m.predict(dataset.X)
+    Y = m.forward(dataset.X)
     names = m.target_names or [f"y{i}" for i in range(Y.shape[0])]
     text = format_csv(names, Y)
     if out:
@@ -645,7 +645,7 @@ def evaluate(
 
     ``target`` names the target column(s); by default the model's own target names.
     """
-    m = load_model(model)
+    m = load_model(model, checkpoints=False)
     targets = target or m.target_names
     if targets is None:
         raise SettingsError("target", f"{{name}} is needed: {model} stores no target names")
@@ -657,7 +657,7 @@ def evaluate(
             f"{{name}} names {dataset.Y.shape[0]} column(s) but the model has "
             f"{m.net.sizes[-1]} output(s)",
         )
-    metrics: dict[str, Any] = dict(regression_metrics(dataset.Y, m.predict(dataset.X)))
+    metrics: dict[str, Any] = dict(regression_metrics(dataset.Y, m.forward(dataset.X)))
     std = m.standardization
     if std is not None and std.y_mean is not None:  # the training targets' mean
         mean = np.broadcast_to(std.y_mean[:, None], dataset.Y.shape)
