@@ -111,8 +111,8 @@ def test_non_finite_predictions_are_an_error():
         ValueError,
         match=r"predictions for 1 of 2 sample\(s\) \(the first is sample 2\) are not finite",
     ):
-        model.predict(np.array([[1.0, 1e10]]))
-    assert np.isfinite(model.predict(np.array([[1.0]]))).all()
+        model.forward(np.array([[1.0, 1e10]]))
+    assert np.isfinite(model.forward(np.array([[1.0]]))).all()
 
 
 def test_blowup_depth_bound():
