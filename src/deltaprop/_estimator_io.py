@@ -128,10 +128,16 @@ def estimator_from(spec: dict[str, Any], net: Network) -> Any:
         est._y_ndim = fitted["y_ndim"]
     else:
         kind, y_type = fitted["classes_kind"], fitted["y_type"]
-        dtype = {"i": np.int64, "u": np.uint64, "b": np.bool_, "f": np.float64, "U": str}
+        dtype: dict[str, Any] = {
+            "i": np.int64,
+            "u": np.uint64,
+            "b": np.bool_,
+            "f": np.float64,
+            "U": str,
+        }
         if kind not in dtype or y_type not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(f"unknown class label kind {kind!r} or target type {y_type!r}")
-        classes = np.asarray(fitted["classes"], dtype=dtype[kind])
+        classes: np.ndarray = np.asarray(fitted["classes"], dtype=dtype[kind])
         lb = LabelBinarizer()
         if y_type == "multilabel-indicator":
             lb.fit(np.vstack([np.zeros(len(classes), int), np.ones(len(classes), int)]))

@@ -600,9 +600,9 @@ def split(
         need = _MIN_PART * 3
         while sum(_part_sizes(need, test_fraction, validation_fraction)) + _MIN_PART > need:
             need += 1
-        train = 1.0 - test_fraction - validation_fraction
+        fractions = f"{1 - test_fraction - validation_fraction:.0%}/{validation_fraction:.0%}"
         raise ValueError(
-            f"{data.source}: {m} row(s) are too few for a {train:.0%}/{validation_fraction:.0%}"
+            f"{data.source}: {m} row(s) are too few for a {fractions}"
             f"/{test_fraction:.0%} train/validation/test split: at least {need} rows are "
             f"needed ({_MIN_PART} in each part)"
         )
