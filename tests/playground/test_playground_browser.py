@@ -246,7 +246,7 @@ def test_the_exported_model_predicts_like_the_page(page, tmp_path):
     assert model.metadata["steps"] == page.js("window.playground.frame.step")
     x = np.array(page.js("window.playground.frame.view.x"))
     y = np.array(page.js("window.playground.frame.view.y"))
-    np.testing.assert_allclose(model.predict(x[None, :])[0], y, atol=1e-6)
+    np.testing.assert_allclose(model.forward(x[None, :])[0], y, atol=1e-6)
     # the figures export too
     for selector in (
         '[data-export="view"][data-format="png"]',

@@ -242,8 +242,8 @@ def test_the_exported_model_predicts_like_the_session_in_the_datas_units(tmp_pat
     path.write_bytes(s.model_file())
     model = load_model(path)
     P, expected = s.grid()
-    np.testing.assert_allclose(model.predict(P), expected, rtol=1e-12, atol=1e-12)
-    net = dp.load(path)
+    np.testing.assert_allclose(model.forward(P), expected, rtol=1e-12, atol=1e-12)
+    net = dp.load(path).net  # saved with its standardisation: a Model
     assert net.sizes == s.net.sizes and net.output.name == s.net.output.name
 
 

@@ -216,7 +216,7 @@ def test_export_sends_a_model_file_that_loads(server, tmp_path):
     path.write_bytes(base64.b64decode(msg["data"]))
     model = load_model(path)
     assert model.feature_names == ["x1", "x2"] and model.net.sizes == [2, 6, 6, 1]
-    assert model.predict(np.zeros((2, 3))).shape == (1, 3)
+    assert model.forward(np.zeros((2, 3))).shape == (1, 3)
 
 
 def test_too_many_sessions_are_told_so(server_factory):
