@@ -50,7 +50,7 @@ import numpy as np
 
 from .activations import Activation
 from .gradcheck import numerical_gradients, relative_error
-from .network import Layers, Network
+from .network import Layers, Network, as_layers
 
 EXERCISE_SIZES = (2, 3, 2, 1)
 """The default shape: 2 inputs, hidden layers of 3 and 2 ReLU units, 1 identity output."""
@@ -379,9 +379,8 @@ def explain(
     X, Y = net._check_XY(X, Y)
 
     Z, A = net.forward_pass(X)
-    delta, dW, db = net.backward(Z, A, Y)
-    if not isinstance(delta, Layers):  # backward gives a list with None at 0 in older versions
-        delta = Layers(list(delta)[1:], "delta")
+    deltas, dW, db = net.backward(Z, A, Y)
+    delta = as_layers(deltas, "delta")
     J = float(net.cost(X, Y))
 
     J_num, dW_num, db_num = numerical_gradients(net, X, Y, eps=eps)

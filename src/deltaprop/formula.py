@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from .network import Layers, Network
+from .network import Layers, Network, as_layers
 
 TARGETS = ("delta", "dW", "db")
 """What a candidate formula can be for: δ^[l], ∂J/∂W^[l], ∂J/∂b^[l]."""
@@ -121,7 +121,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 """The functions a formula may call (also as ``np.<name>``)."""
 
-METHODS = {"sum": np.sum, "mean": np.mean}
+METHODS: dict[str, Callable[..., Any]] = {"sum": np.sum, "mean": np.mean}
 """Array methods a formula may call: ``x.sum(axis=1, keepdims=True)``."""
 
 KEYWORDS = {"axis", "keepdims"}
@@ -264,12 +264,14 @@ def _evaluate(node: ast.AST, env: dict[str, Any]) -> Any:
         return _Callable(lambda *a, **k: method(base, *a, **k))
     if isinstance(node, ast.Call):
         fn = _evaluate(node.func, env)
-        if not (isinstance(fn, (_Callable, _LayerFunction)) or fn in FUNCTIONS.values()):
+        if not (
+            isinstance(fn, (_Callable, _LayerFunction)) or any(fn is f for f in FUNCTIONS.values())
+        ):
             raise FormulaError(
                 f"only these can be called: g_prime, g, J_prime, {', '.join(FUNCTIONS)}"
             )
         args = [_evaluate(a, env) for a in node.args]
-        kwargs = {k.arg: _evaluate(k.value, env) for k in node.keywords}
+        kwargs = {str(k.arg): _evaluate(k.value, env) for k in node.keywords}
         return fn(*args, **kwargs)
     raise FormulaError(f"{type(node).__name__} is not allowed in a formula")  # pragma: no cover
 
@@ -313,9 +315,7 @@ def evaluate_formula(text: str | ast.Expression, names: dict[str, Any]) -> Any:
 def formula_names(net: Network, X: Any, Y: Any, l: int) -> dict[str, Any]:
     """The names a formula sees for layer ``l`` of ``net`` on the batch (X, Y)."""
     Z, A = net.forward_pass(X)
-    delta, _, _ = net.backward(Z, A, Y)
-    if not isinstance(delta, Layers):
-        delta = Layers(list(delta)[1:], "delta")
+    delta = as_layers(net.backward(Z, A, Y)[0], "delta")
     L = net.L
     return {
         "l": l,
@@ -497,9 +497,8 @@ def check_formula(
         for seed in seeds:
             net, X, Y = _draw(sizes, m, hidden, output, loss, seed)
             Z, A = net.forward_pass(X)
-            delta, dW, db = net.backward(Z, A, Y)
-            if not isinstance(delta, Layers):
-                delta = Layers(list(delta)[1:], "delta")
+            deltas, dW, db = net.backward(Z, A, Y)
+            delta = as_layers(deltas, "delta")
             truth = {"delta": delta, "dW": dW, "db": db}[target]
             for l in _layers(target, layers, net.L):
                 n += 1

@@ -127,6 +127,17 @@ class Layers(Sequence):
         return "\n".join(lines) + "\n)"
 
 
+def as_layers(items: Any, name: str) -> Layers:
+    """``items`` as :class:`Layers`: a ``Layers`` as it is, a list ``[None, x_1, ..., x_L]``
+    (the math's numbering with an empty slot 0) without its slot 0."""
+    if isinstance(items, Layers):
+        return items
+    items = list(items)
+    if items and items[0] is None:
+        items = items[1:]
+    return Layers(items, name)
+
+
 class PairingWarning(UserWarning):
     """A cost paired with an output activation it does not suit (e.g. cross-entropy without
     softmax): the network works, but its cost is not what the name promises."""
@@ -558,4 +569,12 @@ def _validate_alpha(alpha: Any) -> float:
     return value
 
 
-__all__ = ["Activation", "Layers", "Loss", "Network", "PairingWarning", "pairing_problem"]
+__all__ = [
+    "Activation",
+    "Layers",
+    "Loss",
+    "Network",
+    "PairingWarning",
+    "as_layers",
+    "pairing_problem",
+]
