@@ -383,6 +383,19 @@ def explain(
     delta = as_layers(deltas, "delta")
     J = float(net.cost(X, Y))
 
+    check = _central_difference_check(net, X, Y, J, dW, db, eps)
+    names = list(feature_names) if feature_names is not None else []
+    targets = list(target_names) if target_names is not None else []
+    ex = Explanation(net, X, Y, Z, A, J, delta, dW, db, numbering, seed, check, [], names, targets)
+    if mistakes:
+        ex.mistakes = _mistakes(ex)
+    return ex
+
+
+def _central_difference_check(
+    net: Network, X: Any, Y: Any, J: float, dW: Layers, db: Layers, eps: float
+) -> dict[str, Any]:
+    """Every entry of dW, db against central differences (gradcheck's relative error)."""
     J_num, dW_num, db_num = numerical_gradients(net, X, Y, eps=eps)
     floor = 1e-4 * max(1.0, abs(J))
     rows = []
@@ -392,7 +405,7 @@ def explain(
         rows.append({"layer": l, "max_rel_error_W": eW, "max_rel_error_b": eb})
     worst = max(max(r["max_rel_error_W"], r["max_rel_error_b"]) for r in rows)
     tol = 1e-6
-    check = {
+    return {
         "eps": eps,
         "J": J_num,
         "dW": dW_num,
@@ -402,12 +415,6 @@ def explain(
         "tol": tol,
         "ok": bool(worst <= tol),
     }
-    names = list(feature_names) if feature_names is not None else []
-    targets = list(target_names) if target_names is not None else []
-    ex = Explanation(net, X, Y, Z, A, J, delta, dW, db, numbering, seed, check, [], names, targets)
-    if mistakes:
-        ex.mistakes = _mistakes(ex)
-    return ex
 
 
 # --- the exercise's slips ---------------------------------------------------------------------
@@ -428,9 +435,16 @@ def _error_summary(wrong: np.ndarray, true: np.ndarray) -> dict[str, Any]:
 
 
 def _mistakes(ex: Explanation) -> list[dict[str, Any]]:
+    """The exercise's three slips, each with what it gives instead."""
+    out: list[dict[str, Any]] = []
+    for slip in (_slip_relu_prime_one, _slip_missing_transpose, _slip_bias_unsummed):
+        out += slip(ex)
+    return out
+
+
+def _slip_relu_prime_one(ex: Explanation) -> list[dict[str, Any]]:
     net, L, lab = ex.net, ex.L, ex.label
     out: list[dict[str, Any]] = []
-
     # 1. ReLU' = 1 ("max(0, 1) = 1"): equation (i) with g' = 1 in every hidden layer. The
     #    network's own backward runs with the wrong derivative put in its place.
     if L >= 2 and net.hidden.name in ("relu", "leaky_relu"):
@@ -463,6 +477,12 @@ def _mistakes(ex: Explanation) -> list[dict[str, Any]]:
             }
         )
 
+    return out
+
+
+def _slip_missing_transpose(ex: Explanation) -> list[dict[str, Any]]:
+    net, L, lab = ex.net, ex.L, ex.label
+    out: list[dict[str, Any]] = []
     # 2. A missing transpose, in dJ/dW^[l] = δ^[l] A^[l-1]ᵀ and in W^[l+1]ᵀ δ^[l+1].
     results = []
     for l in range(L, 0, -1):
@@ -521,6 +541,12 @@ def _mistakes(ex: Explanation) -> list[dict[str, Any]]:
         }
     )
 
+    return out
+
+
+def _slip_bias_unsummed(ex: Explanation) -> list[dict[str, Any]]:
+    _net, L, lab = ex.net, ex.L, ex.label
+    out: list[dict[str, Any]] = []
     # 3. The bias gradient left unsummed: δ^[l] instead of δ^[l] 1_m.
     results = []
     for l in range(L, 0, -1):
@@ -588,16 +614,33 @@ def _sample_names(ex: Explanation) -> list[str]:
     return [str(k + 1) for k in range(ex.m)]
 
 
-def _steps(ex: Explanation) -> list[dict[str, Any]]:
-    net, L, lab = ex.net, ex.L, ex.label
-    Z, A = ex.Z, ex.A
-    samples = _sample_names(ex)
-    steps: list[dict[str, Any]] = []
+def _context(ex: Explanation) -> tuple[Any, ...]:
+    """What every step builder uses: net, L, label, Z, A, the sample names, a matrix maker."""
 
     def M(key: str, label: list[Token], value: Any, **kw: Any) -> Token:
         return _matrix(ex, key, label, value, **kw)
 
-    # forward, l = 1..L
+    return ex.net, ex.L, ex.label, ex.Z, ex.A, _sample_names(ex), M
+
+
+def _steps(ex: Explanation) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    for build in (
+        _forward_steps,
+        _cost_steps,
+        _output_delta_steps,
+        _hidden_delta_steps,
+        _gradient_steps,
+        _check_steps,
+    ):
+        steps += build(ex)
+    return steps
+
+
+def _forward_steps(ex: Explanation) -> list[dict[str, Any]]:
+    """Forward, l = 1..L."""
+    net, L, lab, Z, A, samples, M = _context(ex)
+    steps: list[dict[str, Any]] = []
     for l in range(1, L + 1):
         g = net.g[l]
         in_rows = ex.feature_names if l == 1 and ex.feature_names else None
@@ -657,7 +700,13 @@ def _steps(ex: Explanation) -> list[dict[str, Any]]:
             }
         )
 
-    # the cost
+    return steps
+
+
+def _cost_steps(ex: Explanation) -> list[dict[str, Any]]:
+    """The cost J."""
+    net, L, lab, _Z, A, samples, M = _context(ex)
+    steps: list[dict[str, Any]] = []
     steps.append(
         {
             "id": "cost",
@@ -679,7 +728,13 @@ def _steps(ex: Explanation) -> list[dict[str, Any]]:
         }
     )
 
-    # (ii)
+    return steps
+
+
+def _output_delta_steps(ex: Explanation) -> list[dict[str, Any]]:
+    """Equation (ii)."""
+    net, L, lab, Z, A, samples, M = _context(ex)
+    steps: list[dict[str, Any]] = []
     J_prime = np.asarray(net.loss.J_prime(A[L], ex.Y))
     out = net.output
     numbers_ii: list[Token] = [M(f"delta{L}", [sym("δ", lab(L))], ex.delta[L], cols=samples)]
@@ -736,7 +791,13 @@ def _steps(ex: Explanation) -> list[dict[str, Any]]:
         }
     )
 
-    # (i), l = L-1..1
+    return steps
+
+
+def _hidden_delta_steps(ex: Explanation) -> list[dict[str, Any]]:
+    """Equation (i), l = L−1..1."""
+    net, L, lab, Z, _A, samples, M = _context(ex)
+    steps: list[dict[str, Any]] = []
     for l in range(L - 1, 0, -1):
         WT = np.asarray(net.W[l + 1]).T
         back = WT @ np.asarray(ex.delta[l + 1])
@@ -802,7 +863,13 @@ def _steps(ex: Explanation) -> list[dict[str, Any]]:
             }
         )
 
-    # gradients, l = L..1
+    return steps
+
+
+def _gradient_steps(ex: Explanation) -> list[dict[str, Any]]:
+    """The gradients, l = L..1."""
+    net, L, lab, _Z, A, samples, M = _context(ex)
+    steps: list[dict[str, Any]] = []
     for l in range(L, 0, -1):
         in_cols = ex.feature_names if l == 1 and ex.feature_names else None
         steps.append(
@@ -857,7 +924,13 @@ def _steps(ex: Explanation) -> list[dict[str, Any]]:
             }
         )
 
-    # the check
+    return steps
+
+
+def _check_steps(ex: Explanation) -> list[dict[str, Any]]:
+    """The check against central differences."""
+    _net, L, lab, _Z, _A, _samples, M = _context(ex)
+    steps: list[dict[str, Any]] = []
     c = ex.check
     lines = []
     for l in range(L, 0, -1):
@@ -958,17 +1031,27 @@ def format_number(x: float, digits: int = 4) -> str:
     return s.replace("-", "−")
 
 
+def slip_result_text(r: dict[str, Any]) -> str:
+    """One line for one result of a slip: how many entries are wrong and by how much, or why
+    the formula is not even defined."""
+    if "entries_differ" not in r:
+        return str(r.get("error", ""))
+    if not r["entries_differ"]:
+        return "the same numbers: this slip does not reach this gradient"
+    return (
+        f"{r['entries_differ']} of {r['entries']} entries wrong; largest error "
+        f"{r['max_abs_error']:.3g} (relative {r['max_rel_error']:.3g})"
+    )
+
+
 def render(ex: Explanation, console: Any = None) -> None:
     """Print every step with rich tables of its matrices (shapes in the headings).
 
     Names from the data (a CSV's columns) are escaped, so ``[bold]`` in a column name prints as
     written.
     """
-    from rich import box
     from rich.console import Console
     from rich.markup import escape
-    from rich.rule import Rule
-    from rich.table import Table
 
     console = console or Console()
     net = ex.net
@@ -979,74 +1062,78 @@ def render(ex: Explanation, console: Any = None) -> None:
     if ex.numbering == "exercise":
         head += "; exercise numbering (the input is layer 1)"
     console.print(escape(head), style="bold")
-
-    def table(item: dict[str, Any]) -> Table:
-        rows, cols = item["shape"]
-        t = Table(
-            title=escape(f"{item['text']}  ({rows}×{cols})"),
-            show_header=bool(item.get("cols")),
-            box=None if rows * cols == 1 else box.SQUARE,
-            pad_edge=False,
-        )
-        if item.get("rows"):
-            t.add_column("", style="dim")
-        names = item.get("cols") or [""] * cols
-        for name in names:
-            t.add_column(escape(str(name)), justify="right")
-        for i, row in enumerate(item["values"]):
-            cells = [format_number(v) for v in row]
-            if item.get("rows"):
-                cells = [escape(str(item["rows"][i])), *cells]
-            t.add_row(*cells)
-        return t
-
     for k, step in enumerate(ex.steps(), 1):
-        console.print(Rule(escape(f"{k}. {step['title']}"), align="left"))
-        console.print(escape(equation_text(step["equation"])), style="bold cyan")
-        for line in step["numbers"]:
-            grid = Table.grid(padding=(0, 1))
-            cells: list[Any] = []
-            for item in line:
-                if "matrix" in item:
-                    cells.append(table(item["matrix"]))
-                elif "op" in item:
-                    cells.append(escape(item["op"]))
-                elif "text" in item:
-                    cells.append(escape(item["text"]))
-                elif "group_open" in item:
-                    cells.append("(")
-                elif "group_close" in item:
-                    cells.append(")")
-            for _ in cells:
-                grid.add_column(vertical="middle")
-            grid.add_row(*cells)
-            console.print(grid)
-        if step.get("note"):
-            console.print(escape(step["note"]), style="dim")
+        _render_step(console, k, step)
     for slip in ex.mistakes:
-        console.print(Rule(escape(f"Slip: {slip['title']}"), align="left", style="red"))
-        console.print(
-            escape(
-                f"wrong: {equation_text(slip['wrong_formula'])}    "
-                f"right: {equation_text(slip['right_formula'])}"
-            )
-        )
-        console.print(escape(slip["explanation"]), style="dim")
-        t = Table(show_header=True)
-        t.add_column("what")
-        t.add_column("gives instead")
-        for r in slip["results"]:
-            if "max_abs_error" in r and "entries_differ" in r:
-                what = (
-                    f"{r['entries_differ']} of {r['entries']} entries wrong, largest error "
-                    f"{r['max_abs_error']:.3g} (relative {r['max_rel_error']:.3g})"
-                    if r["entries_differ"]
-                    else "the same numbers (this slip does not reach this gradient)"
-                )
-            else:
-                what = r.get("error", "")
-            t.add_row(escape(r["name"]), escape(what))
-        console.print(t)
+        _render_slip(console, slip)
+
+
+def _rich_matrix(item: dict[str, Any]) -> Any:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    rows, cols = item["shape"]
+    t = Table(
+        title=escape(f"{item['text']}  ({rows}×{cols})"),
+        show_header=bool(item.get("cols")),
+        box=None if rows * cols == 1 else box.SQUARE,
+        pad_edge=False,
+    )
+    if item.get("rows"):
+        t.add_column("", style="dim")
+    for name in item.get("cols") or [""] * cols:
+        t.add_column(escape(str(name)), justify="right")
+    for i, row in enumerate(item["values"]):
+        cells = [format_number(v) for v in row]
+        if item.get("rows"):
+            cells = [escape(str(item["rows"][i])), *cells]
+        t.add_row(*cells)
+    return t
+
+
+def _render_step(console: Any, k: int, step: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.rule import Rule
+    from rich.table import Table
+
+    console.print(Rule(escape(f"{k}. {step['title']}"), align="left"))
+    console.print(escape(equation_text(step["equation"])), style="bold cyan")
+    for line in step["numbers"]:
+        grid = Table.grid(padding=(0, 1))
+        cells: list[Any] = []
+        for item in line:
+            if "matrix" in item:
+                cells.append(_rich_matrix(item["matrix"]))
+            elif "op" in item:
+                cells.append(escape(item["op"]))
+            elif "text" in item:
+                cells.append(escape(item["text"]))
+            elif "group_open" in item or "group_close" in item:
+                cells.append("(" if "group_open" in item else ")")
+        for _ in cells:
+            grid.add_column(vertical="middle")
+        grid.add_row(*cells)
+        console.print(grid)
+    if step.get("note"):
+        console.print(escape(step["note"]), style="dim")
+
+
+def _render_slip(console: Any, slip: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.rule import Rule
+    from rich.table import Table
+
+    console.print(Rule(escape(f"Slip: {slip['title']}"), align="left", style="red"))
+    wrong, right = equation_text(slip["wrong_formula"]), equation_text(slip["right_formula"])
+    console.print(escape(f"wrong: {wrong}    right: {right}"))
+    console.print(escape(slip["explanation"]), style="dim")
+    t = Table(show_header=True)
+    t.add_column("formula")
+    t.add_column("what it gives")
+    for r in slip["results"]:
+        t.add_row(escape(r["name"]), escape(slip_result_text(r)))
+    console.print(t)
 
 
 __all__ = [
@@ -1057,4 +1144,5 @@ __all__ = [
     "explain",
     "format_number",
     "render",
+    "slip_result_text",
 ]

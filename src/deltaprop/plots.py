@@ -1,7 +1,15 @@
-"""Matplotlib figures: loss curves, per-layer gradient norms, the back-propagation blow-up study.
+"""Matplotlib figures: loss curves, gradient norms, the blow-up study, the network and its δ.
 
-Every function writes a PNG with the non-interactive Agg backend (no screen needed) and returns
-the path it wrote.
+Every function draws with the non-interactive Agg backend (no screen needed), writes the file
+it is given and returns its path. The format follows ``format`` or else the file's suffix
+(``png``, ``svg`` or ``pdf``; :data:`FORMATS`), the resolution ``dpi`` (raster formats), the
+size ``size`` (inches, width × height).
+
+* :func:`plot_loss`, :func:`plot_gradients` — training (``deltaprop train``);
+* :func:`plot_blowup` — the blow-up study (``deltaprop blowup --plot``);
+* :func:`plot_network` — units as circles, weights as lines (colour = sign, width = size),
+  units optionally coloured by their activation or their error δ on a batch;
+* :func:`plot_deltas` — δ^[l] per layer as heatmaps (units × samples).
 """
 
 from __future__ import annotations
@@ -15,8 +23,44 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+FORMATS = ("png", "svg", "pdf")
+"""The file formats every plot can be written in."""
 
-def plot_blowup(rows: Sequence[Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
+
+def _format(path: Path, format: str | None) -> str:
+    fmt = (format or path.suffix.lstrip(".") or "png").lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"plot format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    return fmt
+
+
+def _check_dpi(dpi: Any) -> float:
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1200:
+        raise ValueError(f"dpi must be a number from 10 to 1200; got {dpi!r}")
+    return float(dpi)
+
+
+def _save(fig: Any, path: str | os.PathLike, format: str | None, dpi: Any) -> Path:
+    """Write ``fig`` to ``path`` in ``format`` (default: the suffix) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        fig.savefig(path, dpi=_check_dpi(dpi), format=_format(path, format))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_blowup(
+    rows: Sequence[Any],
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    format: str | None = None,
+    dpi: float = 120,
+    size: tuple[float, float] = (12, 5.4),
+) -> Path:
     """The blow-up study as a figure: operations and wall time per depth, log scale.
 
     Parameters
@@ -25,8 +69,13 @@ def plot_blowup(rows: Sequence[Any], path: str | os.PathLike, *, title: str | No
         One per depth, as :func:`deltaprop.graph.study.blowup` (or ``deltaprop blowup --json``)
         gives them.
     path : str or Path
-        The PNG to write.
+        The file to write.
     title : str, optional
+    format : {"png", "svg", "pdf"}, optional
+        Default: ``path``'s suffix.
+    dpi : float, default 120
+    size : (float, float), default (12, 5.4)
+        Width and height in inches.
 
     Returns
     -------
@@ -46,43 +95,14 @@ def plot_blowup(rows: Sequence[Any], path: str | os.PathLike, *, title: str | No
         ("naive", "naive chain rule (recomputes values, walks every path)", "tab:red", 4),
         ("paths", "path sum (stored values, walks every path)", "tab:orange", 2.5),
     ]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.4))
+    _format(Path(path), format)
+    fig, axes = plt.subplots(1, 2, figsize=size)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.25, top=0.86, wspace=0.18)
     for ax, unit, label in (
         (axes[0], "ops", "arithmetic operations per gradient"),
         (axes[1], "seconds", "wall time per gradient (s)"),
     ):
-        for method, name, color, size in methods:
-            xs = [
-                (d, r[f"{method}_{unit}"], r[f"{method}_extrapolated"]) for d, r in zip(depth, rows)
-            ]
-            run = [(d, y) for d, y, ex in xs if not ex]
-            ext = [(d, y) for d, y, ex in xs if ex]
-            if run:
-                ax.plot(*zip(*run), "o-", color=color, ms=size, label=name)
-            if ext:
-                joined = run[-1:] + ext  # continue the line from the last measured point
-                ax.plot(*zip(*joined), "--", color=color)
-                ax.plot(
-                    *zip(*ext),
-                    "o",
-                    mfc="none",
-                    color=color,
-                    ms=size,
-                    label=f"{method}: closed form, not run (predicted over the time budget)",
-                )
-        if unit == "ops":
-            ax.plot(
-                depth,
-                [r["n_paths"] for r in rows],
-                ":",
-                color="0.5",
-                label="number of chain-rule paths",
-            )
-            inset = ax.inset_axes([0.64, 0.1, 0.33, 0.3])  # back-propagation on linear axes
-            inset.plot(depth, [r["backprop_ops"] for r in rows], "o-", color="tab:blue", ms=2)
-            inset.set_title("back-propagation, linear axes", fontsize=7)
-            inset.tick_params(labelsize=6)
+        _blowup_curves(ax, unit, rows, depth, methods)
         ax.set_yscale("log")
         ax.set_xlabel("depth")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -103,10 +123,42 @@ def plot_blowup(rows: Sequence[Any], path: str | os.PathLike, *, title: str | No
         "back-propagation",
         fontsize=11,
     )
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, format, dpi)
+
+
+def _blowup_curves(ax: Any, unit: str, rows: list[Any], depth: list[Any], methods: Any) -> None:
+    """One panel's curves: measured (filled, solid), extrapolated (hollow, dashed)."""
+    for method, name, color, ms in methods:
+        xs = [(d, r[f"{method}_{unit}"], r[f"{method}_extrapolated"]) for d, r in zip(depth, rows)]
+        run = [(d, y) for d, y, ex in xs if not ex]
+        ext = [(d, y) for d, y, ex in xs if ex]
+        if run:
+            ax.plot(*zip(*run), "o-", color=color, ms=ms, label=name)
+        if ext:
+            joined = run[-1:] + ext  # continue the line from the last measured point
+            ax.plot(*zip(*joined), "--", color=color)
+            ax.plot(
+                *zip(*ext),
+                "o",
+                mfc="none",
+                color=color,
+                ms=ms,
+                label=f"{method}: closed form, not run (predicted over the time budget)",
+            )
+    if unit == "ops":
+        ax.plot(
+            depth,
+            [r["n_paths"] for r in rows],
+            ":",
+            color="0.5",
+            label="number of chain-rule paths",
+        )
+        # back-propagation on linear axes, upper left: the curves rise to the right, so that
+        # corner stays empty (lower right, where it was, hid back-propagation's own curve)
+        inset = ax.inset_axes([0.1, 0.6, 0.3, 0.27])
+        inset.plot(depth, [r["backprop_ops"] for r in rows], "o-", color="tab:blue", ms=2)
+        inset.set_title("back-propagation, linear axes", fontsize=7)
+        inset.tick_params(labelsize=6)
 
 
 def _history_field(history: Any, name: str, default: Any = None) -> Any:
@@ -124,7 +176,15 @@ def _history_lists(history: Any, *names: str) -> list[list[Any]]:
     return lists
 
 
-def plot_loss(history: Any, path: str | os.PathLike, *, title: str | None = None) -> Path:
+def plot_loss(
+    history: Any,
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    format: str | None = None,
+    dpi: float = 120,
+    size: tuple[float, float] = (7, 4.5),
+) -> Path:
     """Training and validation cost per epoch (log scale), the best epoch marked.
 
     Parameters
@@ -133,14 +193,20 @@ def plot_loss(history: Any, path: str | os.PathLike, *, title: str | None = None
         ``history.loss`` (one float per epoch), ``history.val_loss`` (empty without validation
         data) and ``history.best_epoch`` are used.
     path : str or Path
-        The PNG to write.
+        The file to write.
     title : str, optional
+    format : {"png", "svg", "pdf"}, optional
+        Default: ``path``'s suffix.
+    dpi : float, default 120
+    size : (float, float), default (7, 4.5)
+        Width and height in inches (840 × 540 pixels at 120 dpi).
     """
     import matplotlib.pyplot as plt
 
     loss, val_loss = _history_lists(history, "loss", "val_loss")
     epochs = range(1, len(loss) + 1)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _format(Path(path), format)
+    fig, ax = plt.subplots(figsize=size)
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # cheaper than a layout
     ax.plot(epochs, loss, "-", color="tab:blue", label="training cost J")
     if val_loss:
@@ -157,13 +223,18 @@ def plot_loss(history: Any, path: str | os.PathLike, *, title: str | None = None
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
     ax.set_title(title or "Cost per epoch")
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, format, dpi)
 
 
-def plot_gradients(history: Any, path: str | os.PathLike, *, title: str | None = None) -> Path:
+def plot_gradients(
+    history: Any,
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    format: str | None = None,
+    dpi: float = 120,
+    size: tuple[float, float] = (12, 4.5),
+) -> Path:
     """Per-layer gradient norms over training (log scale) and the share of dead hidden units.
 
     Left: :math:`\\lVert \\partial J/\\partial W^{[l]} \\rVert_F = \\lVert \\delta^{[l]}
@@ -177,15 +248,22 @@ def plot_gradients(history: Any, path: str | os.PathLike, *, title: str | None =
     history : deltaprop.training.History
         ``history.grad_norm`` (epochs × L) and ``history.dead_fraction`` (epochs × (L−1)).
     path : str or Path
-        The PNG to write.
+        The file to write.
     title : str, optional
+    format : {"png", "svg", "pdf"}, optional
+        Default: ``path``'s suffix.
+    dpi : float, default 120
+    size : (float, float), default (12, 4.5)
+        Width and height in inches.
     """
     import matplotlib.pyplot as plt
 
     grad_norm, dead = _history_lists(history, "grad_norm", "dead_fraction")
     epochs = range(1, len(grad_norm) + 1)
-    fig, (ax_g, ax_d) = plt.subplots(1, 2, figsize=(12, 4.5))
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.86, wspace=0.2)
+    _format(Path(path), format)
+    fig, (ax_g, ax_d) = plt.subplots(1, 2, figsize=size)
+    # left margin wide enough for the y label's fraction ∂J/∂W^[l] (it was clipped at 0.07)
+    fig.subplots_adjust(left=0.085, right=0.98, bottom=0.12, top=0.86, wspace=0.22)
     for l in range(1, len(grad_norm[0]) + 1):
         ax_g.plot(epochs, [row[l - 1] for row in grad_norm], "-", label=f"layer {l}")
     if min(min(row) for row in grad_norm) > 0:
@@ -210,7 +288,226 @@ def plot_gradients(history: Any, path: str | os.PathLike, *, title: str | None =
     ax_d.set_title("Dead units (no error reached them all epoch)", fontsize=10)
     ax_d.grid(True, which="major", alpha=0.3)
     fig.suptitle(title or "Back-propagated gradients during training")
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, format, dpi)
+
+
+# --- the network and its errors ------------------------------------------------------------------
+
+
+def _unit_values(net: Any, X: Any, Y: Any, color_by: str) -> list[Any]:
+    """Per layer 0..L the (n_l, m) array to colour units by, or None (no colour)."""
+    import numpy as np
+
+    from .network import as_layers
+
+    L = net.L
+    if X is None:
+        return [None] * (L + 1)
+    ref = net.to("numpy", dtype="float64")
+    X = np.asarray(X, dtype=np.float64)
+    Z, A = ref.forward_pass(X)
+    if color_by == "activation":
+        return [np.asarray(a) for a in A]
+    if Y is None:
+        raise ValueError("color_by='delta' needs the targets Y as well as X")
+    delta = as_layers(ref.backward(Z, A, np.asarray(Y, dtype=np.float64))[0], "delta")
+    return [None] + [np.asarray(delta[l]) for l in range(1, L + 1)]
+
+
+def plot_network(
+    net: Any,
+    X: Any = None,
+    Y: Any = None,
+    path: str | os.PathLike | None = None,
+    *,
+    color_by: str = "activation",
+    sample: int | str = 0,
+    title: str | None = None,
+    format: str | None = None,
+    dpi: float = 120,
+    size: tuple[float, float] | None = None,
+) -> Any:
+    """The network drawn: units as circles, weights as lines whose colour and width show sign
+    and size; with a batch, units coloured by their activation or their error δ.
+
+    Parameters
+    ----------
+    net : Network
+    X : array of shape (n_0, m), optional
+        A batch; without it the units are left white.
+    Y : array of shape (n_L, m), optional
+        Its targets (needed for ``color_by="delta"``).
+    path : str or Path, optional
+        The file to write; without it the matplotlib Figure is returned (the caller closes
+        it).
+    color_by : {"activation", "delta"}, default "activation"
+        :math:`A^{[l]}` (the input layer shows X) or :math:`\\delta^{[l]}` (no colour on the
+        input layer).
+    sample : int or "mean", default 0
+        The column of the batch to show, or the mean over the batch.
+    title : str, optional
+    format, dpi, size
+        As for every plot here (``size`` defaults to the network's shape).
+
+    Returns
+    -------
+    Path or matplotlib.figure.Figure
+        Blue is negative, red positive; lines are scaled per layer (the widest line of a
+        layer is its largest |w|), unit colours per layer.
+    """
+    import matplotlib.pyplot as plt
+
+    if color_by not in ("activation", "delta"):
+        raise ValueError(f"color_by must be 'activation' or 'delta'; got {color_by!r}")
+    if path is not None:
+        _format(Path(path), format)
+    values = _unit_values(net, X, Y, color_by)
+    sizes, L = list(net.sizes), net.L
+    tallest = max(sizes)
+    if size is None:
+        size = (max(4.0, 1.6 * (L + 1)), max(3.0, 0.75 * tallest + 1.2))
+    fig, ax = plt.subplots(figsize=size)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.88 if title else 0.93)
+    _network_edges(ax, net)
+    for l in range(L + 1):
+        _network_units(ax, net, l, values[l], sample)
+        name = "input" if l == 0 else "output" if l == L else "hidden"
+        what = ""
+        if values[l] is not None:
+            what = "\nX" if l == 0 else ("\nA" if color_by == "activation" else "\nδ") + f"[{l}]"
+        ax.text(l, (tallest - 1) / 2 + 0.55, f"{name} [{l}]{what}", ha="center", fontsize=8)
+    ax.set_xlim(-0.5, L + 0.5)
+    ax.set_ylim(-(tallest - 1) / 2 - 0.5, (tallest - 1) / 2 + 1.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title or _network_title(sizes, X is not None, color_by, sample), fontsize=9)
+    if path is None:
+        return fig
+    return _save(fig, path, format, dpi)
+
+
+def _network_title(sizes: Sequence[int], batch: bool, color_by: str, sample: int | str) -> str:
+    text = f"{'-'.join(map(str, sizes))} network: lines red > 0, blue < 0, width |w|"
+    if batch:
+        shown = " (mean over the batch)" if sample == "mean" else f", sample {int(sample) + 1}"
+        text += f"; units by {'A' if color_by == 'activation' else 'δ'}{shown}"
+    return text
+
+
+_UNIT_RADIUS = 0.22
+
+
+def _unit_y(sizes: Sequence[int], l: int, i: int) -> float:
+    """Vertical position of unit i of layer l: each layer centred on 0."""
+    return (sizes[l] - 1) / 2 - i
+
+
+def _network_edges(ax: Any, net: Any) -> None:
+    """Every weight as a line: red >= 0, blue < 0, width by |w| relative to its layer's max."""
+    import numpy as np
+    from matplotlib.collections import LineCollection
+
+    sizes, r = list(net.sizes), _UNIT_RADIUS
+    for l in range(1, net.L + 1):
+        W = np.asarray(_host(net.W[l]))
+        scale = float(np.max(np.abs(W))) or 1.0
+        segments, colours, widths = [], [], []
+        for i in range(sizes[l]):
+            for j in range(sizes[l - 1]):
+                segments.append(
+                    [(l - 1 + r, _unit_y(sizes, l - 1, j)), (l - r, _unit_y(sizes, l, i))]
+                )
+                colours.append("#b2182b" if W[i, j] >= 0 else "#2166ac")
+                widths.append(0.4 + 3.6 * abs(W[i, j]) / scale)
+        ax.add_collection(
+            LineCollection(segments, colors=colours, linewidths=widths, alpha=0.75, zorder=1)
+        )
+
+
+def _network_units(ax: Any, net: Any, l: int, v: Any, sample: int | str) -> None:
+    """Layer l's units as circles, coloured by column ``sample`` of ``v`` (or its mean)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Circle
+
+    sizes = list(net.sizes)
+    column = None
+    if v is not None:
+        column = v.mean(axis=1) if sample == "mean" else v[:, int(sample)]
+        scale = float(max(abs(column))) or 1.0
+        norm = Normalize(-scale, scale)
+    cmap = plt.get_cmap("RdBu_r")
+    for i in range(sizes[l]):
+        y = _unit_y(sizes, l, i)
+        face = "white" if column is None else cmap(norm(column[i]))
+        ax.add_patch(Circle((l, y), _UNIT_RADIUS, facecolor=face, edgecolor="0.2", zorder=2))
+        if column is not None:
+            dark = abs(column[i]) / scale > 0.6
+            colour = "white" if dark else "black"
+            text = f"{column[i] + 0.0:.2g}"
+            ax.text(l, y, text, ha="center", va="center", fontsize=7, color=colour, zorder=3)
+
+
+def _host(x: Any) -> Any:
+    from ._array import to_numpy
+
+    return to_numpy(x)
+
+
+def plot_deltas(
+    net: Any,
+    X: Any,
+    Y: Any,
+    path: str | os.PathLike | None = None,
+    *,
+    title: str | None = None,
+    format: str | None = None,
+    dpi: float = 120,
+    size: tuple[float, float] | None = None,
+) -> Any:
+    """:math:`\\delta^{[l]}` of every layer as a heatmap: units down, samples across.
+
+    One panel per layer l = 1..L, each on its own symmetric diverging scale (blue < 0, red
+    > 0, white 0), so a layer whose errors have vanished (or dead ReLU units: rows of 0) shows
+    at a glance; each panel's title gives its largest |δ|.
+
+    Parameters
+    ----------
+    net : Network
+    X : array of shape (n_0, m)
+    Y : array of shape (n_L, m)
+    path : str or Path, optional
+        Without it the Figure is returned.
+    title, format, dpi, size
+        As for every plot here.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if path is not None:
+        _format(Path(path), format)
+    deltas = _unit_values(net, X, Y, "delta")[1:]
+    L = net.L
+    m = deltas[0].shape[1]
+    if size is None:
+        size = (min(16.0, 2.0 + 2.2 * L), 3.2 + 0.12 * max(net.sizes[1:]))
+    fig, axes = plt.subplots(1, L, figsize=size, squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.14, top=0.80, wspace=0.45)
+    for l, (ax, D) in enumerate(zip(axes[0], deltas), 1):
+        vmax = float(np.max(np.abs(D))) or 1.0
+        im = ax.imshow(
+            D, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest"
+        )
+        ax.set_title(f"δ[{l}]  ({D.shape[0]}×{m})\nmax |δ| = {vmax:.2g}", fontsize=9)
+        ax.set_xlabel("sample", fontsize=8)
+        if l == 1:
+            ax.set_ylabel("unit", fontsize=8)
+        for axis, n in ((ax.xaxis, m), (ax.yaxis, D.shape[0])):  # integer ticks, counted from 1
+            ticks = list(range(0, n, max(1, -(-n // 8))))
+            axis.set_ticks(ticks, [str(t + 1) for t in ticks])
+        ax.tick_params(labelsize=7)
+        fig.colorbar(im, ax=ax, fraction=0.08, pad=0.04).ax.tick_params(labelsize=6)
+    fig.suptitle(title or "Errors δ[l] = ∂J/∂Z[l] per layer (equation (ii), then (i))", fontsize=10)
+    if path is None:
+        return fig
+    return _save(fig, path, format, dpi)

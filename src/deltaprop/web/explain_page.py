@@ -23,7 +23,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ..explain import Explanation, equation_text
+from ..explain import Explanation, equation_text, slip_result_text
 from . import STATIC_FILES, static_text
 from .mathml import mathml
 
@@ -71,15 +71,7 @@ def _mistakes_html(ex: Explanation) -> str:
             "<table><thead><tr><th>formula</th><th>what it gives</th></tr></thead><tbody>"
         )
         for r in slip["results"]:
-            if "entries_differ" in r:
-                what = (
-                    f"{r['entries_differ']} of {r['entries']} entries wrong; largest error "
-                    f"{r['max_abs_error']:.3g} (relative {r['max_rel_error']:.3g})"
-                    if r["entries_differ"]
-                    else "the same numbers: this slip does not reach this gradient"
-                )
-            else:
-                what = r.get("error", "")
+            what = slip_result_text(r)
             parts.append(f"<tr><td>{escape(r['name'])}</td><td>{escape(what)}</td></tr>")
         parts.append("</tbody></table>")
     parts.append("</section>")
