@@ -22,9 +22,6 @@ MAX_LINES = 80
 KNOWN_LONG: set[str] = {
     "deltaprop/data.py:read_csv",
     "deltaprop/estimator.py:_fit",
-    "deltaprop/explain.py:_mistakes",
-    "deltaprop/explain.py:_steps",
-    "deltaprop/explain.py:render",
 }
 KNOWN_CYCLES: set[tuple[str, ...]] = {("deltaprop._jax", "deltaprop.network")}
 

@@ -102,11 +102,11 @@ def to_svg(
     tallest = max(len(c) for c in columns.values())
     width = pad * 2 + dx * (max(columns) + 1) - (dx - bw)
     height = pad * 2 + dy * tallest - (dy - bh)
-    where = {}
+    where: dict[Var, tuple[float, float]] = {}
     for k, col in columns.items():
         top = pad + (tallest - len(col)) * dy / 2
         for i, v in enumerate(col):
-            where[v] = (pad + k * dx, top + i * dy)
+            where[v] = (float(pad + k * dx), top + i * dy)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
         f'width="{width:.0f}" height="{height:.0f}" font-family="system-ui, sans-serif">',
