@@ -62,10 +62,10 @@ def backend_namespace(backend: str) -> Any:
         return xp
     if backend == "cupy":
         try:
-            import array_api_compat.cupy as xp
+            import array_api_compat.cupy as cupy_xp
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("backend='cupy' needs CuPy: pip install 'deltaprop[gpu]'") from e
-        return xp
+        return cupy_xp
     if backend == "jax":  # the compiled engine (deltaprop._jax); float64 needs x64 mode
         try:
             import jax
@@ -75,10 +75,10 @@ def backend_namespace(backend: str) -> Any:
         return jax.numpy
     if backend == "array_api_strict":
         try:
-            import array_api_strict as xp
+            import array_api_strict as strict_xp
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("backend='array_api_strict' needs array-api-strict") from e
-        return xp
+        return strict_xp
     raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
 
 

@@ -36,6 +36,7 @@ passes apart. :func:`machine` records the machine, the libraries and the BLAS in
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
@@ -298,10 +299,11 @@ def floor_contender(p: Problem) -> Contender:
     s, m, L, dt = p.sizes, p.m, len(p.sizes) - 1, p.dtype
     W = [None] + [w.copy() for w in p.W0]
     A = [p.X] + [rng.standard_normal((s[l], m)).astype(dt) for l in range(1, L + 1)]
-    D = [None] + [rng.standard_normal((s[l], m)).astype(dt) for l in range(1, L + 1)]
-    Z = [None] + [np.empty((s[l], m), dt) for l in range(1, L + 1)]
-    dW = [None] + [np.empty((s[l], s[l - 1]), dt) for l in range(1, L + 1)]
-    P = [None] + [np.empty((s[l], m), dt) for l in range(1, L + 1)]
+    # index 0 is not a layer (None), as in the math
+    D: list[Any] = [None] + [rng.standard_normal((s[l], m)).astype(dt) for l in range(1, L + 1)]
+    Z: list[Any] = [None] + [np.empty((s[l], m), dt) for l in range(1, L + 1)]
+    dW: list[Any] = [None] + [np.empty((s[l], s[l - 1]), dt) for l in range(1, L + 1)]
+    P: list[Any] = [None] + [np.empty((s[l], m), dt) for l in range(1, L + 1)]
 
     def step() -> None:
         for l in range(1, L + 1):
@@ -1184,7 +1186,7 @@ def time_fit(
         for i in order[r % len(cs) :] + order[: r % len(cs)]:
             gc.collect()
             time.sleep(pause_s)
-            times[cs[i].name].append(_sample(lambda c=cs[i]: c.epochs(k), 1) / k)
+            times[cs[i].name].append(_sample(functools.partial(cs[i].epochs, k), 1) / k)
     return times
 
 

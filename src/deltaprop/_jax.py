@@ -99,7 +99,7 @@ def _grad_fn(template: Any) -> Any:
 def gradients(net: Any, X: Any, Y: Any) -> tuple[Any, list[Any], list[Any]]:
     """``J`` (0-d), ``dW``, ``db`` (lists in layer order) from one compiled program."""
     fn = _cached(("grad", _spec(net)), lambda: _jax().jit(_grad_fn(_template(net))))
-    return fn(list(net.W), list(net.b), X, Y)  # type: ignore[no-any-return]
+    return fn(list(net.W), list(net.b), X, Y)  # type: ignore[no-any-return, unused-ignore]
 
 
 # --- the optimisers' rules, functionally (the NumPy rules' operations, in their order) --------

@@ -607,13 +607,14 @@ def split(
             f"needed ({_MIN_PART} in each part)"
         )
     order = np.random.default_rng(seed).permutation(m)
-    test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+    test, val, rest = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+    Y = data.Y
 
     def part(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         idx = np.sort(idx)
-        return np.ascontiguousarray(data.X[:, idx]), np.ascontiguousarray(data.Y[:, idx])
+        return np.ascontiguousarray(data.X[:, idx]), np.ascontiguousarray(Y[:, idx])
 
-    return Splits(part(train), part(val), part(test))
+    return Splits(part(rest), part(val), part(test))
 
 
 _MIN_PART = 2
@@ -954,14 +955,14 @@ class Standardization:
     def transform_Y(self, Y: Any) -> np.ndarray:
         """``(Y - y_mean) / y_scale`` row by row (unchanged without target scaling)."""
         Y = np.asarray(Y, dtype=np.float64)
-        if self.y_mean is None:
+        if self.y_mean is None or self.y_scale is None:
             return Y
         return (Y - self.y_mean[:, None]) / self.y_scale[:, None]
 
     def inverse_transform_Y(self, Y: Any) -> np.ndarray:
         """``Y * y_scale + y_mean``: network outputs (n_L, m) back in the targets' units."""
         Y = np.asarray(Y, dtype=np.float64)
-        if self.y_mean is None:
+        if self.y_mean is None or self.y_scale is None:
             return Y
         return Y * self.y_scale[:, None] + self.y_mean[:, None]
 
@@ -987,7 +988,7 @@ class Standardization:
                 "standardization must have exactly the fields x_mean, x_scale, y_mean, y_scale; "
                 f"got {sorted(d) if isinstance(d, dict) else type(d).__name__}"
             )
-        out = {}
+        out: dict[str, Any] = {}
         for key, n in (("x_mean", n_0), ("x_scale", n_0), ("y_mean", n_L), ("y_scale", n_L)):
             v = d[key]
             if v is None and key.startswith("y"):

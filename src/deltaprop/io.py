@@ -55,7 +55,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -420,7 +420,7 @@ def _model_meta(
 
 def _activation_meta(act: Activation, role: str) -> dict[str, Any]:
     """Name and parameters, refused unless loading will rebuild this very activation."""
-    name, params = act.name, dict(act.params)
+    name, params = act.name, dict[str, Any](act.params)
     if ACTIVATIONS.get(name) is act or (role == "output" and OUTPUT_ACTIVATIONS.get(name) is act):
         return {"name": name, "params": params}
     with contextlib.suppress(TypeError, ValueError):
@@ -980,7 +980,7 @@ def _activation(spec: dict[str, Any], output_layer: bool = False) -> Activation:
     return act
 
 
-def _is_int(x: Any) -> bool:
+def _is_int(x: Any) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
