@@ -287,3 +287,19 @@ def test_an_uploaded_csv_becomes_the_data_set():
     with pytest.raises(ValueError, match="line 2, column 1"):
         s.upload_csv("x,y\nzz,1\n")
     assert s.data.kind == "regression" and s.settings.dataset == "csv"  # unchanged
+
+
+def test_without_the_extra_the_message_names_it(monkeypatch, capsys):
+    from deltaprop.web import playground
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    with pytest.raises(
+        playground.MissingExtraError, match=r'pip install "deltaprop\[playground\]"'
+    ):
+        playground.serve(open_browser=False)
+    assert playground.main(["--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("deltaprop: error: the playground needs the optional extra")
+        and err.count("\n") == 1
+    )

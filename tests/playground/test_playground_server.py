@@ -233,3 +233,54 @@ def test_the_server_binds_loopback_by_default():
 
     assert inspect.signature(playground.serve).parameters["host"].default == "127.0.0.1"
     assert inspect.signature(playground.bind).parameters["host"].default == "127.0.0.1"
+
+
+def test_the_command_prints_its_url_serves_and_stops_cleanly_on_ctrl_c():
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deltaprop.web.playground", "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("deltaprop playground: http://127.0.0.1:"), line
+        url = line.split()[2]
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=10) as r:
+            assert b"deltaprop playground" in r.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+
+
+def test_a_taken_port_is_one_clear_line_and_exit_2(server):
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deltaprop.web.playground",
+            "--port",
+            str(server.port),
+            "--no-browser",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert (
+        r.stderr.startswith("deltaprop: error: cannot listen on 127.0.0.1:")
+        and "Traceback" not in r.stderr
+    )

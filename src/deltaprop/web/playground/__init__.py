@@ -124,6 +124,8 @@ def serve(
         threading.Thread(target=opener, daemon=True).start()
     try:
         srv.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down, then raises the Ctrl-C it caught again
+        pass
     finally:
         sock.close()
     announce("deltaprop playground: stopped")
