@@ -235,14 +235,21 @@ def test_the_server_binds_loopback_by_default():
     assert inspect.signature(playground.bind).parameters["host"].default == "127.0.0.1"
 
 
+def _fetch(url: str) -> bytes:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as r:
+        return r.read()
+
+
 def test_the_command_prints_its_url_serves_and_stops_cleanly_on_ctrl_c():
     import signal
     import subprocess
     import sys
-    import urllib.request
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deltaprop.web.playground", "--port", "0", "--no-browser"],
+        [sys.executable, "-m", "deltaprop", "playground", "--port", "0", "--no-browser"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -250,10 +257,7 @@ def test_the_command_prints_its_url_serves_and_stops_cleanly_on_ctrl_c():
     try:
         line = proc.stdout.readline()
         assert line.startswith("deltaprop playground: http://127.0.0.1:"), line
-        url = line.split()[2]
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(url, timeout=10) as r:
-            assert b"deltaprop playground" in r.read()
+        assert b"deltaprop playground" in _fetch(line.split()[2])
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
@@ -262,25 +266,61 @@ def test_the_command_prints_its_url_serves_and_stops_cleanly_on_ctrl_c():
     assert "stopped" in out and "Traceback" not in err
 
 
-def test_a_taken_port_is_one_clear_line_and_exit_2(server):
+def test_the_command_json_prints_the_url(tmp_path):
+    import signal
     import subprocess
     import sys
 
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deltaprop", "playground", "--port", "0", "--no-browser", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stdout.readline() + proc.stdout.readline() + proc.stdout.readline()
+        url = json.loads(first)["url"]
+        assert url.startswith("http://127.0.0.1:") and b"playground" in _fetch(url)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--port", "{port}"], "deltaprop: error: cannot listen on 127.0.0.1:"),
+        (["--port", "70000"], "deltaprop: error: Invalid value for '--port'"),
+    ],
+)
+def test_bad_usage_is_one_clear_line_and_exit_2(server, args, expected):
+    import subprocess
+    import sys
+
+    args = [a.format(port=server.port) for a in args]
     r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deltaprop.web.playground",
-            "--port",
-            str(server.port),
-            "--no-browser",
-        ],
+        [sys.executable, "-m", "deltaprop", "playground", "--no-browser", *args],
         capture_output=True,
         text=True,
         timeout=60,
     )
+    assert r.returncode == 2, r.stderr
+    assert expected in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_missing_extra_is_named_with_exit_2():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['uvicorn'] = None; from deltaprop.cli import main; "
+        "main(['playground', '--no-browser'])"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
-    assert (
-        r.stderr.startswith("deltaprop: error: cannot listen on 127.0.0.1:")
-        and "Traceback" not in r.stderr
+    assert r.stderr == (
+        "deltaprop: error: the playground needs the optional extra: pip install "
+        '"deltaprop[playground]" (uvicorn is missing)\n'
     )

@@ -9,6 +9,7 @@ One module per subcommand (or group), each a plain function registered on :data:
 ``blowup.py``       ``blowup``
 ``derive.py``       ``derive``
 ``bench.py``        ``bench``
+``playground.py``   ``playground`` (:mod:`deltaprop.web.playground`, the extra ``playground``)
 ``_common.py``      the console, :class:`UserError`, JSON output, option parsing
 ==================  ============================================================
 
@@ -26,7 +27,7 @@ from typing import Any
 import typer
 
 from .. import __version__
-from . import bench, blowup, derive, gradcheck, predict, train
+from . import bench, blowup, derive, gradcheck, playground, predict, train
 from ._common import UserError, emit_json, option, parse_int_list
 
 __all__ = ["UserError", "app", "emit_json", "main", "parse_int_list"]
@@ -48,6 +49,7 @@ app.command("evaluate")(predict.evaluate_command)
 app.command("blowup")(blowup.blowup_command)
 app.command("derive")(derive.derive_command)
 app.command("bench")(bench.bench_command)
+app.command("playground")(playground.playground_command)
 
 
 def _version_callback(value: bool) -> None:

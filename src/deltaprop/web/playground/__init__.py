@@ -89,11 +89,14 @@ def serve(
     open_browser: bool = True,
     log_level: str = "warning",
     announce: Any = None,
+    on_url: Any = None,
 ) -> None:
     """Run the playground until Ctrl-C: bind ``host:port``, print the URL, open the browser.
 
-    Raises :class:`MissingExtraError` when the ``playground`` extra is not installed and
-    ``OSError`` when the address cannot be bound (the port is taken).
+    ``announce(text)`` prints the URL line, warnings and "stopped" (default: stdout);
+    ``on_url(url)``, when given, is called with the URL instead of announcing it. Raises
+    :class:`MissingExtraError` when the ``playground`` extra is not installed and ``OSError``
+    when the address cannot be bound (the port is taken).
     """
     if announce is None:
 
@@ -104,7 +107,10 @@ def serve(
     sock = bind(host, port)
     url = url_of(sock)
     srv = make_server(sock, log_level=log_level)
-    announce(f"deltaprop playground: {url}  (Ctrl-C stops it)")
+    if on_url is not None:
+        on_url(url)
+    else:
+        announce(f"deltaprop playground: {url}  (Ctrl-C stops it)")
     if host not in ("127.0.0.1", "localhost", "::1"):
         announce(
             f"warning: listening on {host}, not only this machine: anyone who can reach it can "
