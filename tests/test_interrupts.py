@@ -16,7 +16,7 @@ import time
 import pytest
 
 from deltaprop._outlock import LOCK_NAME, OutFolderError, OutLock, check_writable
-from deltaprop._signals import STOP_SIGNALS, Interrupted, deferred, stop_signals_raise
+from deltaprop._signals import STOP_SIGNALS, SignalInterrupt, deferred, stop_signals_raise
 
 posix = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
 
@@ -31,7 +31,7 @@ def _wait_for_handler():
 def test_every_stop_signal_raises_interrupted_inside_stop_signals_raise(sig):
     signum = getattr(signal, sig)
     before = signal.getsignal(signum)
-    with pytest.raises(Interrupted) as info, stop_signals_raise():
+    with pytest.raises(SignalInterrupt) as info, stop_signals_raise():
         os.kill(os.getpid(), signum)
         _wait_for_handler()
     assert info.value.signum == signum and info.value.name == sig
@@ -42,7 +42,7 @@ def test_every_stop_signal_raises_interrupted_inside_stop_signals_raise(sig):
 @posix
 def test_deferred_section_is_not_cut_and_the_signal_lands_after():
     done = []
-    with pytest.raises(Interrupted) as info, stop_signals_raise():
+    with pytest.raises(SignalInterrupt) as info, stop_signals_raise():
         with deferred() as pending:
             os.kill(os.getpid(), signal.SIGTERM)
             _wait_for_handler()

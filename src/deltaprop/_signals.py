@@ -4,7 +4,7 @@ Three signals stop a training run: SIGINT (Ctrl-C), SIGTERM (``kill``, a batch s
 time limit) and SIGHUP (the terminal closed). Python turns only SIGINT into an exception
 (``KeyboardInterrupt``); the other two kill the process at once, saving nothing. Here:
 
-* :func:`stop_signals_raise` — within it, all three raise :class:`Interrupted` (a
+* :func:`stop_signals_raise` — within it, all three raise :class:`SignalInterrupt` (a
   ``KeyboardInterrupt``, so every ``except KeyboardInterrupt`` handles them alike), carrying
   the signal's name for the message.
 * :func:`deferred` — a section no stop signal may interrupt: the epoch's commit (weights,
@@ -32,7 +32,7 @@ STOP_SIGNALS: tuple[int, ...] = tuple(
 """The signals that end a run: SIGINT, SIGTERM and SIGHUP (those this platform has)."""
 
 
-class Interrupted(KeyboardInterrupt):
+class SignalInterrupt(KeyboardInterrupt):
     """A stop signal turned into an exception; ``signum`` and ``name`` say which."""
 
     def __init__(self, signum: int) -> None:
@@ -46,12 +46,12 @@ def _main_thread() -> bool:
 
 
 def _raise(signum: int, frame: Any) -> None:
-    raise Interrupted(signum)
+    raise SignalInterrupt(signum)
 
 
 @contextlib.contextmanager
 def stop_signals_raise() -> Iterator[None]:
-    """Within: SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted`; the previous handlers
+    """Within: SIGINT, SIGTERM and SIGHUP raise :class:`SignalInterrupt`; the previous handlers
     are put back on the way out."""
     if not _main_thread():
         yield
@@ -71,7 +71,7 @@ def deferred(deliver: bool = True) -> Iterator[list[int]]:
     On the way out the previous handlers are put back and, with ``deliver``, the first
     recorded signal is raised again (``signal.raise_signal``), so it is handled as it would
     have been had it come a moment later: an enclosing :func:`deferred` records it, an
-    enclosing :func:`stop_signals_raise` raises :class:`Interrupted`.
+    enclosing :func:`stop_signals_raise` raises :class:`SignalInterrupt`.
     """
     pending: list[int] = []
     if not _main_thread():
@@ -93,4 +93,4 @@ def deferred(deliver: bool = True) -> Iterator[list[int]]:
             signal.raise_signal(pending[0])
 
 
-__all__ = ["STOP_SIGNALS", "Interrupted", "deferred", "stop_signals_raise"]
+__all__ = ["STOP_SIGNALS", "SignalInterrupt", "deferred", "stop_signals_raise"]
