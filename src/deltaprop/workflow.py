@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,8 +40,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from . import training  # training.fit is looked up at call time (tests wrap it)
-from .data import DATASETS, Dataset, Splits, Standardization, load_data, regression_metrics, split
+from . import _files, _signals, training  # training.fit is looked up at call time (tests wrap it)
+from ._outlock import OutLock, check_writable
+from .data import (
+    DATASETS,
+    MAX_CSV_BYTES,
+    Dataset,
+    Splits,
+    Standardization,
+    load_data,
+    regression_metrics,
+    split,
+)
 from .io import (
     CheckpointEvery,
     Model,
@@ -72,6 +83,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "adam")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class SettingsError(ValueError):
@@ -140,7 +152,14 @@ class TrainSettings:
             )
         object.__setattr__(self, "data", str(self.data))
         if self.target is not None and not isinstance(self.target, str):
+            if isinstance(self.target, (bytes, Mapping)) or not isinstance(self.target, Sequence):
+                raise SettingsError("target", f"{{name}} must be column names; got {self.target!r}")
             object.__setattr__(self, "target", tuple(self.target))
+            if not self.target or not all(isinstance(t, str) and t for t in self.target):
+                raise SettingsError("target", f"{{name}} must be column names; got {self.target!r}")
+        sha = self.data_sha256
+        if sha is not None and not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+            raise SettingsError("data_sha256", f"{{name}} must be 64 hex digits; got {sha!r}")
         object.__setattr__(self, "hidden", _widths(self.hidden))
         for name, minimum in (
             ("epochs", 1),
@@ -292,18 +311,58 @@ class TrainHooks(Protocol):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training: the run as it was after ``epoch`` is in ``checkpoint``.
+    """SIGINT (Ctrl-C), SIGTERM or SIGHUP during a run; ``checkpoint`` holds what was saved.
 
-    ``train(out=out, resume=True)`` continues it to the same final weights as a run that was
-    never interrupted.
+    ``epoch`` is the last epoch the checkpoint holds (None: the run had not been built yet,
+    nothing was written). ``train(out=out, resume=True)`` continues the run to the same final
+    weights as a run that was never interrupted (:attr:`resume` says so in words).
+    ``signal`` is the signal's name and ``exit_code`` the shell's ``128 + signal number``.
     """
 
-    def __init__(self, epoch: int, checkpoint: str, out: str) -> None:
-        super().__init__(
-            f"interrupted during epoch {epoch + 1}; saved the run as it was after epoch "
-            f"{epoch} to {checkpoint}"
-        )
+    def __init__(
+        self,
+        epoch: int | None,
+        checkpoint: str,
+        out: str,
+        signal: str = "SIGINT",
+        stage: str = "training",
+    ) -> None:
         self.epoch, self.checkpoint, self.out = epoch, checkpoint, out
+        self.signal, self.stage = signal, stage
+        how = f" ({signal})" if signal != "SIGINT" else ""
+        if epoch is None:
+            text = f"interrupted{how} while {stage}; nothing was written"
+        elif stage == "training":
+            text = (
+                f"interrupted{how} during epoch {epoch + 1}; saved the run as it was after "
+                f"epoch {epoch} to {checkpoint}"
+            )
+        else:
+            text = (
+                f"interrupted{how} while {stage}; the run (after epoch {epoch}) is saved in "
+                f"{checkpoint}"
+            )
+        super().__init__(text)
+
+    @property
+    def resume(self) -> str | None:
+        """The command that continues the run, or None when nothing was saved."""
+        return None if self.epoch is None else f"deltaprop train --out {self.out} --resume"
+
+    @property
+    def exit_code(self) -> int:
+        import signal as signals
+
+        return 128 + int(getattr(signals, self.signal, signals.SIGINT))
+
+
+def _signal_name(exc: BaseException) -> str:
+    """The stop signal behind a KeyboardInterrupt (its cause's, for TrainingInterrupted)."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        name = getattr(e, "name", None)
+        if isinstance(e, _signals.SignalInterrupt) and isinstance(name, str):
+            return name
+    return "SIGINT"
 
 
 @dataclass
@@ -404,19 +463,42 @@ def train(
     """
     out = os.fspath(out)
     checkpoint = os.path.join(out, "checkpoint.safetensors")
+    with _signals.stop_signals_raise():  # SIGTERM and SIGHUP end a run as Ctrl-C does
+        try:
+            run = _prepare(settings, out, checkpoint, resume, changes)
+        except KeyboardInterrupt as e:
+            raise Interrupted(None, checkpoint, out, _signal_name(e), "loading") from None
+        _make_folder(out)
+        check_writable(out)  # before training, not after
+        with OutLock(out):  # one writer per folder
+            seconds = _train_network(run, out, scheduler, hooks)
+            try:
+                with _signals.deferred():  # the checkpoint is written whole, then the signal
+                    save_checkpoint(checkpoint, run.model.net, run.state, **_saved_with(run))
+                metrics = _metrics(run)
+                files = _write_files(run, out, metrics, plots)
+            except KeyboardInterrupt as e:
+                stage = "writing the model and the plots (resume writes them)"
+                raise Interrupted(
+                    run.state.epoch, checkpoint, out, _signal_name(e), stage
+                ) from None
+    return TrainResult(run.settings, run.model, run.state, metrics, files, seconds)
+
+
+def _prepare(
+    settings: TrainSettings | None,
+    out: str,
+    checkpoint: str,
+    resume: bool,
+    changes: Mapping[str, Any] | None,
+) -> _Run:
+    """The run to train: resumed from ``checkpoint``, or new from ``settings``."""
     if resume:
         if settings is not None:
             raise ValueError("resume takes its settings from the checkpoint; give changes=")
-        run = _resumed_run(checkpoint, out, changes or {})
-    else:
-        settings = (settings or TrainSettings()).replace(**(changes or {}))
-        run = _new_run(settings, checkpoint)
-    _make_folder(out)
-    seconds = _train_network(run, out, scheduler, hooks)
-    save_checkpoint(checkpoint, run.model.net, run.state, **_saved_with(run))
-    metrics = _metrics(run)
-    files = _write_files(run, out, metrics, plots)
-    return TrainResult(run.settings, run.model, run.state, metrics, files, seconds)
+        return _resumed_run(checkpoint, out, changes or {})
+    settings = (settings or TrainSettings()).replace(**(changes or {}))
+    return _new_run(settings, checkpoint)
 
 
 def _new_run(settings: TrainSettings, checkpoint: str) -> _Run:
@@ -454,12 +536,7 @@ def _resumed_run(checkpoint: str, out: str, changes: Mapping[str, Any]) -> _Run:
             f"the run in {out} already finished ({state.history.stopped_reason} after "
             f"epoch {state.epoch}); start a new run for more epochs"
         )
-    dataset = load_data(settings.data, settings.target)
-    if settings.data_sha256 and _file_sha256(settings.data) != settings.data_sha256:
-        raise ValueError(
-            f"{settings.data} has changed since the checkpoint in {out} was written; "
-            f"resuming needs the same data"
-        )
+    dataset = _resumed_data(settings, checkpoint, out)
     parts = split(dataset, seed=settings.seed)
     model = dataclasses.replace(
         ckpt.model, feature_names=dataset.feature_names, target_names=dataset.target_names
@@ -467,9 +544,40 @@ def _resumed_run(checkpoint: str, out: str, changes: Mapping[str, Any]) -> _Run:
     return _Run(settings, dataset, parts, model, state, checkpoint)
 
 
+def _resumed_data(settings: TrainSettings, checkpoint: str, out: str) -> Dataset:
+    """The resumed run's data, its file checked against the checkpoint's SHA-256 before it is
+    parsed: a tampered checkpoint cannot make deltaprop read (and quote in an error) another
+    file, such as a system file its settings name."""
+    if settings.data not in DATASETS:
+        if not settings.data_sha256:
+            raise ValueError(
+                f"{checkpoint}: its settings name the data file {settings.data} without its "
+                f"SHA-256; refusing to read a file the checkpoint names unchecked"
+            )
+        try:
+            digest = _file_sha256(settings.data)
+        except (OSError, ValueError) as e:
+            reason = getattr(e, "strerror", None) or "not a regular file of bounded size"
+            raise ValueError(
+                f"{checkpoint}: its settings name the data file {settings.data}, which cannot "
+                f"be read ({reason})"
+            ) from None
+        if digest != settings.data_sha256:
+            raise ValueError(
+                f"{settings.data} has changed since the checkpoint in {out} was written; "
+                f"resuming needs the same data (the file the checkpoint's settings name)"
+            )
+    return load_data(settings.data, settings.target)
+
+
 def _file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    """SHA-256 of a regular file of bounded size (:func:`deltaprop._files.open_regular`)."""
+    f, _ = _files.open_regular(path, MAX_CSV_BYTES, "data file")
+    digest = hashlib.sha256()
+    with f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _make_folder(out: str) -> None:
@@ -502,7 +610,24 @@ class _EpochHook:
 
 
 def _train_network(run: _Run, out: str, scheduler: str | None, hooks: TrainHooks | None) -> float:
-    """Standardise, train (in place: ``run.model.net``, ``run.state``); the seconds it took."""
+    """Train (in place: ``run.model.net``, ``run.state``); the seconds it took.
+
+    A stop signal (SIGINT, SIGTERM, SIGHUP) at any point, Dask's start included, writes the
+    checkpoint (a second signal waits for the write) and raises :class:`Interrupted`.
+    """
+    try:
+        return _fit(run, scheduler, hooks)
+    except KeyboardInterrupt as e:
+        # in fit: the network and state are rolled back to the last completed epoch
+        # (TrainingInterrupted); before it (starting Dask): they are as loaded
+        state = e.state if isinstance(e, training.TrainingInterrupted) else run.state
+        with _signals.deferred(deliver=False):
+            save_checkpoint(run.checkpoint, run.model.net, state, **_saved_with(run))
+        raise Interrupted(state.epoch, run.checkpoint, out, _signal_name(e)) from None
+
+
+def _fit(run: _Run, scheduler: str | None, hooks: TrainHooks | None) -> float:
+    """Standardise, start Dask if asked, call :func:`deltaprop.training.fit`; its seconds."""
     s, std, net = run.settings, run.model.standardization, run.model.net
     assert std is not None  # a run always standardises
     X_train, Y_train = std.transform_X(run.parts.train[0]), std.transform_Y(run.parts.train[1])
@@ -522,29 +647,25 @@ def _train_network(run: _Run, out: str, scheduler: str | None, hooks: TrainHooks
     if hooks is not None:
         hooks.on_start(s.epochs, run.state.epoch)
     try:
-        try:
-            if not run.state.finished:
-                training.fit(
-                    net,
-                    X_train,
-                    Y_train,
-                    optimizer=s.optimizer,
-                    lr=s.lr,
-                    epochs=s.epochs,
-                    batch_size=s.batch_size,
-                    seed=s.seed,
-                    early_stopping=s.patience > 0,
-                    validation_data=validation,
-                    n_iter_no_change=s.patience or None,
-                    callbacks=callbacks,
-                    state=run.state,
-                )  # updates run.state in place
-        finally:
-            if hooks is not None:
-                hooks.on_end()
-    except training.TrainingInterrupted as e:
-        save_checkpoint(run.checkpoint, net, e.state, **_saved_with(run))
-        raise Interrupted(e.state.epoch, run.checkpoint, out) from None
+        if not run.state.finished:
+            training.fit(
+                net,
+                X_train,
+                Y_train,
+                optimizer=s.optimizer,
+                lr=s.lr,
+                epochs=s.epochs,
+                batch_size=s.batch_size,
+                seed=s.seed,
+                early_stopping=s.patience > 0,
+                validation_data=validation,
+                n_iter_no_change=s.patience or None,
+                callbacks=callbacks,
+                state=run.state,
+            )  # updates run.state in place
+    finally:
+        if hooks is not None:
+            hooks.on_end()
     return time.perf_counter() - started
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import typer
 
 from .. import __version__
+from .._safetext import visible
 from . import bench, blowup, derive, gradcheck, playground, predict, train
 from ._common import UserError, emit_json, option, parse_int_list
 
@@ -73,7 +74,7 @@ def _root(
 
 def _fail(message: str, code: int) -> None:
     message = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
-    sys.stderr.write(f"deltaprop: error: {message}\n")
+    sys.stderr.write(f"deltaprop: error: {visible(message)}\n")  # names from files: as text
     sys.stderr.flush()
     sys.exit(code)
 
@@ -89,7 +90,7 @@ def _user_message(e: Exception) -> str:
 def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
     """Warnings as one line on stderr, without the source line Python would show."""
     text = " ".join(str(message).split())
-    sys.stderr.write(f"deltaprop: warning: {text}\n")
+    sys.stderr.write(f"deltaprop: warning: {visible(text)}\n")
 
 
 def main(argv: list[str] | None = None) -> None:

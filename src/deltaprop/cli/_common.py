@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from rich.console import Console
+
+from .._safetext import json_dumps
 
 console = Console()
 
@@ -21,8 +22,9 @@ def option(field: str) -> str:
 
 
 def emit_json(obj: Any) -> None:
-    """Print ``obj`` as JSON on stdout (the ``--json`` output of every command)."""
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    """Print ``obj`` as JSON on stdout (the ``--json`` output of every command); strings keep
+    their exact values, with control and format characters as ``\\uXXXX`` escapes."""
+    sys.stdout.write(json_dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
 def parse_int_list(text: str, option: str, minimum: int = 1) -> list[int]:

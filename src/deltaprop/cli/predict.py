@@ -6,9 +6,9 @@ import sys
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
+from .._safetext import text, visible
 from ._common import console, emit_json, metric_cells
 
 
@@ -41,9 +41,9 @@ def predict_command(
             }
         )
     elif out:
-        console.print(f"wrote {m} predictions of {', '.join(p.target_names)} to {out}")
-    else:
-        sys.stdout.write(p.csv)
+        console.print(text(f"wrote {m} predictions of {', '.join(p.target_names)} to {out}"))
+    else:  # exact CSV for a pipe; on a terminal, names from the file shown as text
+        sys.stdout.write(visible_csv(p.csv) if sys.stdout.isatty() else p.csv)
 
 
 def evaluate_command(
@@ -74,7 +74,7 @@ def evaluate_command(
         )
         return
     table = Table(
-        title=escape(
+        title=text(
             f"{model} on {data}: {metrics['m']} samples, target {', '.join(e.target_names)}"
         ),
         box=box.SIMPLE_HEAD,
@@ -86,3 +86,8 @@ def evaluate_command(
     if "baseline" in metrics:
         table.add_row("baseline (training mean)", *metric_cells(metrics["baseline"]))
     console.print(table)
+
+
+def visible_csv(csv_text: str) -> str:
+    """CSV text with each line's non-printable characters shown as escapes."""
+    return "".join(visible(line) + "\n" for line in csv_text.splitlines())

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .._safetext import text, visible
 from ._common import UserError, console, emit_json, metric_cells, parse_int_list
 
 if TYPE_CHECKING:
@@ -91,8 +92,12 @@ Resume = Annotated[
     ),
 ]
 CheckpointEvery = Annotated[
-    int,
-    typer.Option("--checkpoint-every", help="Write a checkpoint every N epochs (and at the end)."),
+    int | None,
+    typer.Option(
+        "--checkpoint-every",
+        help="Write a checkpoint every N epochs (and at the end). [default: 10; a resumed "
+        "run keeps its own]",
+    ),
 ]
 Plots = Annotated[
     bool, typer.Option("--plots/--no-plots", help="Write loss.png and gradients.png.")
@@ -123,7 +128,7 @@ def train_command(
     patience: Patience = None,
     out: Out = "deltaprop-run",
     resume: Resume = False,
-    checkpoint_every: CheckpointEvery = 10,
+    checkpoint_every: CheckpointEvery = None,
     plots: Plots = True,
     scheduler: Scheduler = None,
     as_json: AsJson = False,
@@ -137,7 +142,7 @@ def train_command(
     """
     from .. import workflow
 
-    if checkpoint_every < 1:
+    if checkpoint_every is not None and checkpoint_every < 1:
         raise UserError(f"--checkpoint-every must be >= 1; got {checkpoint_every}")
     given = {
         "data": data,
@@ -150,8 +155,8 @@ def train_command(
         "seed": seed,
         "patience": patience,
     }
+    given["checkpoint_every"] = checkpoint_every  # not given: a resumed run keeps its own
     changes = {k: v for k, v in given.items() if v is not None}
-    changes["checkpoint_every"] = checkpoint_every
     try:
         result = workflow.train(
             out=out,
@@ -162,19 +167,26 @@ def train_command(
             hooks=ProgressBar(disable=as_json),
         )
     except workflow.Interrupted as e:
-        sys.stderr.write(f"deltaprop: {e}\nresume with: deltaprop train --out {e.out} --resume\n")
-        raise typer.Exit(130) from None
+        hint = f"resume with: {e.resume}" if e.resume else "nothing to resume: run it again"
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            sys.stderr.write(visible_lines(f"deltaprop: {e}", hint))
+        raise typer.Exit(e.exit_code) from None
     if as_json:
         emit_json(result.to_dict())
     else:
         print_result(result)
 
 
+def visible_lines(*lines: str) -> str:
+    """Lines for stderr, each with its non-printable characters shown as escapes."""
+    return "".join(visible(line) + "\n" for line in lines)
+
+
 def print_result(result: TrainResult) -> None:
     """The metrics table of a run and the files it wrote."""
     s, history = result.settings, result.state.history
     table = Table(
-        title=escape(
+        title=text(
             f"{s.data}: sizes {result.net.sizes}, {s.optimizer} lr {s.lr:g}, "
             f"{history.n_iter} epochs ({history.stopped_reason}, best epoch "
             f"{history.best_epoch}), {result.seconds:.1f} s"
@@ -188,4 +200,4 @@ def print_result(result: TrainResult) -> None:
     for part, r in result.metrics.items():
         table.add_row(part, str(r["m"]), *metric_cells(r), *metric_cells(r["baseline"]))
     console.print(table)
-    console.print(f"wrote {', '.join(result.files.values())}", soft_wrap=True)
+    console.print(text(f"wrote {', '.join(result.files.values())}"), soft_wrap=True)

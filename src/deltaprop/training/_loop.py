@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _array, _checks, distributed
+from .. import _array, _checks, _signals, distributed
 from ..optim import SCHEDULES, SGD, Adam, Optimizer, Schedule, get_optimizer
 from ._batches import DaskBatch, MiniBatches, split_validation
 from ._lbfgs import fit_lbfgs, is_lbfgs
@@ -27,7 +27,14 @@ from ._state import (
     copy_rng_state,
     params,
 )
-from ._steps import EpochSums, Improvement, call_back, raise_non_finite, validate
+from ._steps import (
+    EpochSums,
+    Improvement,
+    call_back,
+    params_finite,
+    raise_non_finite,
+    validate,
+)
 
 if TYPE_CHECKING:
     from ..network import Network
@@ -204,7 +211,8 @@ class _Run:
                 else:
                     history.stopped_reason = "max_epochs"
         except KeyboardInterrupt as exc:
-            self.commit.restore(self.net, state, self.opt)
+            with _signals.deferred(deliver=False):  # a second Ctrl-C cannot cut the rollback
+                self.commit.restore(self.net, state, self.opt)
             raise TrainingInterrupted(state) from exc
         state.optimizer_state = self.opt.state_dict()
         self.rule.restore_best(self.net, state)
@@ -225,7 +233,17 @@ class _Run:
         if not math.isfinite(loss):
             self.commit.restore(net, state, opt)
             raise_non_finite(net, state, state.epoch + 1, loss, lr)
+        if not params_finite(net.W, net.b):
+            # the last batch's step diverged after its J was taken (with one batch per
+            # epoch, the epoch's loss is finite while the weights are not)
+            self.commit.restore(net, state, opt)
+            what = "the weights became NaN or infinite"
+            raise_non_finite(net, state, state.epoch + 1, loss, lr, what)
         W, b, score = self.record(sums, loss, lr)
+        if state.history.val_loss and not math.isfinite(state.history.val_loss[-1]):
+            what = f"the validation loss became {state.history.val_loss[-1]}"
+            self.commit.restore(net, state, opt)  # finite weights, overflowing outputs
+            raise_non_finite(net, state, state.epoch + 1, loss, lr, what)
         self.rule.update(state, loss, score, W, b)
         reason = self.end_epoch(W, b)
         if self.callbacks:

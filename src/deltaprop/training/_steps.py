@@ -65,8 +65,10 @@ class EpochSums:
 
 def validate(net: Network, X_val: Any, Y_val: Any, score_fn: Scorer | None) -> tuple[float, float]:
     """The validation cost and score (minus the cost without ``score_fn``)."""
-    _, A = net._forward_pass(X_val)
-    J_val = _array.item(net._cost(A[net.L], Y_val))
+    Z, A = net._forward_pass(X_val)
+    J_val = _array.item(net._cost(A[net.L], Y_val, Z[net.L]))  # from the logits where it can
+    if not math.isfinite(J_val):
+        return J_val, math.nan  # divergence: the loop stops (the scorer would refuse NaN)
     if score_fn is None:
         return J_val, -J_val
     return J_val, float(score_fn(_array.to_numpy(A[net.L]), _array.to_numpy(Y_val)))
@@ -130,17 +132,27 @@ def call_back(callbacks: Sequence[Any], hook: str, state: TrainState, net: Netwo
     return stop
 
 
-def raise_non_finite(net: Network, state: TrainState, epoch: int, loss: float, lr: float) -> None:
-    """After a rollback to the last finite epoch: put the best weights so far in ``net``, raise."""
+def raise_non_finite(
+    net: Network, state: TrainState, epoch: int, loss: float, lr: float, what: str = ""
+) -> None:
+    """After a rollback to the last finite epoch: put the best weights so far in ``net``, raise.
+
+    ``what`` says what became non-finite (default: the training loss, ``loss``)."""
     if state.best_W is not None and state.best_b is not None:
         set_params(net, state.best_W, state.best_b)
     best = f" (epoch {state.history.best_epoch})" if state.history.best_epoch else ""
+    what = what or f"the training loss became {loss}"
     raise NonFiniteLossError(
-        f"the training loss became {loss} at epoch {epoch} (learning rate {lr:g}): training "
+        f"{what} at epoch {epoch} (learning rate {lr:g}): training "
         f"diverged; try a smaller learning rate. The network holds the best weights so far{best}.",
         epoch,
         state,
     )
+
+
+def params_finite(W: Sequence[Any], b: Sequence[Any]) -> bool:
+    """Whether every parameter is finite: one sum per array (NaN and ±inf propagate)."""
+    return all(math.isfinite(_to_float(_array.namespace(P).sum(P))) for P in (*W, *b))
 
 
 def _to_float(x: Any) -> float:
