@@ -101,6 +101,9 @@ def _small_int(x: Any, name: str) -> int:
     return int(x)
 
 
+NAMES = ("l", "L", "m", "n", "W", "b", "Z", "A", "delta", "X", "Y", "g_prime", "g", "J_prime")
+"""The names a formula may use (besides :data:`FUNCTIONS` and ``np.``)."""
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sum": np.sum,
     "mean": np.mean,
@@ -170,6 +173,10 @@ def parse_formula(text: str) -> ast.Expression:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         raise FormulaError(f"not a Python/NumPy expression: {e.msg} (column {e.offset})") from None
+    for node in ast.walk(tree):  # names first: "unknown name" is the clearest message
+        known = (*NAMES, *FUNCTIONS, "np", "numpy")
+        if isinstance(node, ast.Name) and node.id not in known:
+            raise FormulaError(f"unknown name {node.id!r}; the names are {', '.join(NAMES)}")
     for node in ast.walk(tree):
         _allowed(node)
     return tree
@@ -228,8 +235,7 @@ def _evaluate(node: ast.AST, env: dict[str, Any]) -> Any:
         return node.value
     if isinstance(node, ast.Name):
         if node.id not in env:
-            known = ", ".join(sorted(k for k in env if k not in ("np", "numpy")))
-            raise FormulaError(f"unknown name {node.id!r}; the names are {known}")
+            raise FormulaError(f"unknown name {node.id!r}; the names are {', '.join(NAMES)}")
         return env[node.id]
     if isinstance(node, ast.BinOp):
         a, b = _evaluate(node.left, env), _evaluate(node.right, env)
@@ -562,6 +568,7 @@ def _compare(
 __all__ = [
     "EXAMPLES",
     "FUNCTIONS",
+    "NAMES",
     "TARGETS",
     "FormulaCheck",
     "FormulaError",

@@ -40,6 +40,12 @@ def _check_dpi(dpi: Any) -> float:
     return float(dpi)
 
 
+def check_plot_options(format: str | None = "png", dpi: Any = 120) -> tuple[str, float]:
+    """``(format, dpi)`` checked, for a caller that writes plots later (after training):
+    a bad value is reported before any work is done."""
+    return _format(Path(f"plot.{format or 'png'}"), format), _check_dpi(dpi)
+
+
 def _save(fig: Any, path: str | os.PathLike, format: str | None, dpi: Any) -> Path:
     """Write ``fig`` to ``path`` in ``format`` (default: the suffix) and close it."""
     import matplotlib.pyplot as plt

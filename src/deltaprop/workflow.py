@@ -435,6 +435,8 @@ def train(
     plots: bool = True,
     scheduler: str | None = None,
     hooks: TrainHooks | None = None,
+    plot_format: str = "png",
+    dpi: float = 120,
 ) -> TrainResult:
     """Train a network as ``deltaprop train`` does and write its files to ``out``.
 
@@ -449,6 +451,10 @@ def train(
         (settings by name) must agree with them, except ``epochs``, which may grow.
     plots : bool
         Write ``loss.png`` and ``gradients.png``.
+    plot_format : {"png", "svg", "pdf"}, default "png"
+        The plots' format (and suffix: ``loss.svg``, ...).
+    dpi : float, default 120
+        The plots' resolution (raster formats).
     scheduler : str, optional
         Train full-batch on a Dask cluster: its scheduler's address, or ``"local"``.
     hooks : TrainHooks, optional
@@ -462,6 +468,10 @@ def train(
         Ctrl-C: the checkpoint holds the run as it was after the last completed epoch.
     """
     out = os.fspath(out)
+    if plots:  # checked before training, not after it
+        from .plots import check_plot_options
+
+        plot_format, dpi = check_plot_options(plot_format, dpi)
     checkpoint = os.path.join(out, "checkpoint.safetensors")
     with _signals.stop_signals_raise():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
@@ -476,7 +486,7 @@ def train(
                 with _signals.deferred():  # the checkpoint is written whole, then the signal
                     save_checkpoint(checkpoint, run.model.net, run.state, **_saved_with(run))
                 metrics = _metrics(run)
-                files = _write_files(run, out, metrics, plots)
+                files = _write_files(run, out, metrics, (plot_format, dpi) if plots else None)
             except KeyboardInterrupt as e:
                 stage = "writing the model and the plots (resume writes them)"
                 raise Interrupted(
@@ -680,19 +690,24 @@ def _metrics(run: _Run) -> dict[str, dict[str, Any]]:
     return metrics
 
 
-def _write_files(run: _Run, out: str, metrics: dict[str, Any], plots: bool) -> dict[str, str]:
-    """The model file (settings and metrics in its metadata) and the plots; their paths."""
+def _write_files(
+    run: _Run, out: str, metrics: dict[str, Any], plots: tuple[str, float] | None
+) -> dict[str, str]:
+    """The model file (settings and metrics in its metadata) and the plots (``plots``: their
+    format and dpi, None for none); their paths."""
     files = {"model": os.path.join(out, "model.safetensors"), "checkpoint": run.checkpoint}
     meta = {"settings": run.settings.to_dict(), "metrics": metrics_json(metrics)}
     saved = _saved_with(run)
     del saved["settings"]
     save(run.model.net, files["model"], metadata=meta, **saved)
-    if plots:
+    if plots is not None:
         from .plots import plot_gradients, plot_loss
 
+        fmt, dpi = plots
         history = run.state.history
-        files["loss_plot"] = str(plot_loss(history, os.path.join(out, "loss.png")))
-        files["gradients_plot"] = str(plot_gradients(history, os.path.join(out, "gradients.png")))
+        loss_path, grad_path = (os.path.join(out, f"{n}.{fmt}") for n in ("loss", "gradients"))
+        files["loss_plot"] = str(plot_loss(history, loss_path, format=fmt, dpi=dpi))
+        files["gradients_plot"] = str(plot_gradients(history, grad_path, format=fmt, dpi=dpi))
     return files
 
 

@@ -10,6 +10,8 @@ One module per subcommand (or group), each a plain function registered on :data:
 ``derive.py``       ``derive``
 ``bench.py``        ``bench``
 ``playground.py``   ``playground`` (:mod:`deltaprop.web.playground`, the extra ``playground``)
+``explain.py``      ``explain`` (the page: :mod:`deltaprop.web.explain_page`)
+``check.py``        ``check`` (:func:`deltaprop.formula.check_formula`)
 ``_common.py``      the console, :class:`UserError`, JSON output, option parsing
 ==================  ============================================================
 
@@ -28,7 +30,7 @@ import typer
 
 from .. import __version__
 from .._safetext import visible
-from . import bench, blowup, derive, gradcheck, playground, predict, train
+from . import bench, blowup, check, derive, explain, gradcheck, playground, predict, train
 from ._common import UserError, emit_json, option, parse_int_list
 
 __all__ = ["UserError", "app", "emit_json", "main", "parse_int_list"]
@@ -51,6 +53,8 @@ app.command("blowup")(blowup.blowup_command)
 app.command("derive")(derive.derive_command)
 app.command("bench")(bench.bench_command)
 app.command("playground")(playground.playground_command)
+app.command("explain")(explain.explain_command)
+app.command("check")(check.check_command)
 
 
 def _version_callback(value: bool) -> None:

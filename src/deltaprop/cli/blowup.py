@@ -35,7 +35,11 @@ def blowup_command(
     budget: float = typer.Option(
         2.0, help="Seconds one naive or path-sum run may take; longer ones are extrapolated."
     ),
-    plot: str = typer.Option(None, help="Write a log-scale figure to this PNG file."),
+    plot: str = typer.Option(None, help="Write a log-scale figure to this file."),
+    plot_format: str = typer.Option(
+        None, "--format", help="The figure's format: png, svg or pdf [default: the suffix]."
+    ),
+    dpi: float = typer.Option(120, help="The figure's resolution (png)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of rows instead."),
 ) -> None:
     """Count and time back-propagation against the naive chain rule, depth by depth."""
@@ -48,11 +52,17 @@ def blowup_command(
         raise UserError(f"--max-depth must be >= 1; got {max_depth}")
     if not budget > 0:
         raise UserError(f"--budget must be > 0 seconds; got {budget}")
+    if plot:
+        from pathlib import Path
+
+        from ..plots import check_plot_options
+
+        check_plot_options(plot_format or Path(plot).suffix.lstrip(".") or "png", dpi)
     rows = blowup(family, max_depth, budget=budget)
     if plot:
         from ..plots import plot_blowup
 
-        plot_blowup(rows, plot)
+        plot_blowup(rows, plot, format=plot_format, dpi=dpi)
     if as_json:
         emit_json([r.to_dict() for r in rows])
         return

@@ -102,6 +102,8 @@ CheckpointEvery = Annotated[
 Plots = Annotated[
     bool, typer.Option("--plots/--no-plots", help="Write loss.png and gradients.png.")
 ]
+PlotFormat = Annotated[str, typer.Option("--format", help="The plots' format: png, svg or pdf.")]
+Dpi = Annotated[float, typer.Option("--dpi", help="The plots' resolution (png).")]
 Scheduler = Annotated[
     str | None,
     typer.Option(
@@ -130,6 +132,8 @@ def train_command(
     resume: Resume = False,
     checkpoint_every: CheckpointEvery = None,
     plots: Plots = True,
+    plot_format: PlotFormat = "png",
+    dpi: Dpi = 120,
     scheduler: Scheduler = None,
     as_json: AsJson = False,
 ) -> None:
@@ -163,6 +167,8 @@ def train_command(
             resume=resume,
             changes=changes,
             plots=plots,
+            plot_format=plot_format,
+            dpi=dpi,
             scheduler=scheduler,
             hooks=ProgressBar(disable=as_json),
         )
