@@ -91,6 +91,8 @@ def _from_csv(
     from ..network import Network
 
     ds = load_data(data, target)
+    if ds.Y is None:
+        raise UserError(f"--data {data} has no target column: name one with --target")
     if ds.X.shape[1] < m:
         raise UserError(f"--batch {m} needs {m} rows; {data} has {ds.X.shape[1]}")
     n0, nL = ds.X.shape[0], ds.Y.shape[0]
