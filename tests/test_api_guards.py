@@ -118,3 +118,41 @@ def test_non_finite_predictions_are_an_error():
 def test_blowup_depth_bound():
     with pytest.raises(ValueError, match=rf"max_depth must be <= {MAX_DEPTH}"):
         blowup("fanout", 100_000)
+
+
+def test_periodic_checkpoints_take_a_bounded_share_of_the_time(tmp_path, monkeypatch):
+    """A checkpoint holds the whole history (its cost grows with the epochs): a due one is
+    skipped while the last write is recent relative to its length (here each write is made
+    to take 20 ms and an epoch about 1 ms)."""
+    import time
+
+    from deltaprop import io
+
+    writes = []
+
+    def slow_save(path, net, state, **kwargs):
+        writes.append(state.epoch)
+        time.sleep(0.02)
+
+    monkeypatch.setattr(io, "save_checkpoint", slow_save)
+    net = dp.Network([2, 1], seed=0)
+    bounded = io.CheckpointEvery(tmp_path / "c", 1)
+    every = io.CheckpointEvery(tmp_path / "c", 1, max_share=None)
+
+    class Slow:
+        def on_epoch_end(self, state, net):
+            time.sleep(0.001)
+
+    from deltaprop.training import TrainState
+
+    state = TrainState()
+    start = time.perf_counter()
+    fit(net, np.ones((2, 4)), np.ones((1, 4)), epochs=300, state=state, callbacks=[Slow(), bounded])
+    elapsed = time.perf_counter() - start
+    assert writes[0] == 1 and len(writes) >= 2
+    assert len(writes) * 0.02 <= 0.12 * elapsed + 0.02  # about 10% of the time, not 300 writes
+    writes.clear()
+    fit(net, np.ones((2, 4)), np.ones((1, 4)), epochs=20, callbacks=[every])
+    assert writes == list(range(1, 21))
+    with pytest.raises(ValueError, match="max_share"):
+        io.CheckpointEvery(tmp_path / "c", 1, max_share=0)

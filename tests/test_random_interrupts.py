@@ -41,7 +41,8 @@ def test_random_sigint_then_resume_is_bit_for_bit(tmp_path):
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
     data = tmp_path / "d.csv"
     data.write_text(
-        "x0,x1,x2,x3,y\n" + "".join(",".join(map(repr, [*r, t])) + "\n" for r, t in zip(X, y))
+        "x0,x1,x2,x3,y\n"
+        + "".join(",".join(repr(float(v)) for v in (*r, t)) + "\n" for r, t in zip(X, y))
     )
     settings = [
         "--data", data, "--hidden", "256,256", "--batch-size", 100, "--epochs", 12,

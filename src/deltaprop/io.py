@@ -53,6 +53,7 @@ import math
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -346,24 +347,47 @@ def save_checkpoint(
 class CheckpointEvery:
     """A :func:`deltaprop.training.fit` callback: :func:`save_checkpoint` every ``every`` epochs.
 
+    A checkpoint holds the whole history, so its cost grows with the epochs done; to keep
+    periodic checkpoints from dominating a long run of short epochs, one that is due is
+    skipped while the time since the last write is less than that write's duration divided
+    by ``max_share``: checkpoints take at most about ``max_share`` of the training time (the
+    next due epoch writes). What a checkpoint holds does not depend on this; only which
+    epochs get one does (the run's final checkpoint and the interrupt's own are always
+    written, by the caller).
+
     Parameters
     ----------
     path : str or Path
         The checkpoint file, rewritten (atomically) each time.
     every : int
         Write after epochs ``every``, ``2 * every``, ...
+    max_share : float or None, default 0.1
+        The largest share of the time spent writing; None writes every due checkpoint.
     **kwargs
         Passed on to :func:`save_checkpoint` (``settings``, ``standardization``, names).
     """
 
-    def __init__(self, path: str | Path, every: int, **kwargs: Any) -> None:
+    def __init__(
+        self, path: str | Path, every: int, *, max_share: float | None = 0.1, **kwargs: Any
+    ) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be an integer >= 1; got {every!r}")
+        if max_share is not None and not 0 < max_share <= 1:
+            raise ValueError(f"max_share must be None or in (0, 1]; got {max_share!r}")
         self.path, self.every, self.kwargs = Path(path), every, kwargs
+        self.max_share = max_share
+        self._cost = 0.0  # seconds the last write took
+        self._written_at = -math.inf  # when it ended (time.perf_counter)
 
     def on_epoch_end(self, state: Any, net: Network) -> None:
-        if state.epoch % self.every == 0:
-            save_checkpoint(self.path, net, state, **self.kwargs)
+        if state.epoch % self.every:
+            return
+        start = time.perf_counter()
+        if self.max_share is not None and start - self._written_at < self._cost / self.max_share:
+            return  # the last write was recent and long: this one would exceed the share
+        save_checkpoint(self.path, net, state, **self.kwargs)
+        self._written_at = time.perf_counter()
+        self._cost = self._written_at - start
 
 
 def _net_tensors(net: Network) -> dict[str, np.ndarray]:
