@@ -210,13 +210,14 @@ def test_frames_are_small_and_finite_json_at_the_largest_settings():
     assert len(text) < 1_500_000
 
 
-def test_history_stays_bounded():
+def test_history_stays_bounded(monkeypatch):
+    monkeypatch.setitem(LIMITS, "history_points", 20)
     s = Session()
-    for _ in range(3 * LIMITS["history_points"]):
+    for _ in range(70):
         s.train(1)
-        s.frame()
+        s._record()
     h = s.history
-    assert len(h["step"]) <= LIMITS["history_points"] + 1 and h["step"][-1] == s.steps
+    assert len(h["step"]) <= 21 and h["step"][-1] == s.steps == 70
     assert h["step"] == sorted(h["step"])
 
 

@@ -324,3 +324,17 @@ def test_the_missing_extra_is_named_with_exit_2():
         "deltaprop: error: the playground needs the optional extra: pip install "
         '"deltaprop[playground]" (uvicorn is missing)\n'
     )
+
+
+def test_a_diverging_run_pauses_with_a_message_and_reset_recovers(server):
+    with opened(server) as ws:
+        bad = {"optimizer": "sgd", "lr": 10, "dataset": "sine", "output": "identity", "loss": "mse"}
+        ws.send(json.dumps({"type": "configure", "settings": bad}))
+        receive(ws, "data")
+        ws.send(json.dumps({"type": "play"}))
+        assert "training diverged" in receive(ws, "error")["message"]
+        receive(ws, "paused")
+        ws.send(json.dumps({"type": "reset"}))
+        receive(ws, "data")
+        frame = receive(ws, "frame")
+        assert frame["step"] == 0 and np.isfinite(frame["train_cost"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -290,8 +291,10 @@ class Session:
     def train(self, n: int, deadline: float | None = None) -> int:
         """Up to ``n`` steps (``net.gradients`` then the optimiser's step); stops early at
         ``deadline`` (a ``time.perf_counter()`` value). Returns the number of steps taken."""
-        import time
+        with np.errstate(all="ignore"):  # divergence shows as a non-finite cost in the frame
+            return self._train(n, deadline)
 
+    def _train(self, n: int, deadline: float | None) -> int:
         done = 0
         while done < n:
             last = done == n - 1 or (deadline is not None and time.perf_counter() > deadline)
@@ -388,7 +391,14 @@ class Session:
         return P, self.predict_raw(P)
 
     def frame(self) -> dict[str, Any]:
-        """Everything the live views need now, as a JSON-ready dict (a few kB)."""
+        """Everything the live views need now, as a JSON-ready dict (a few kB).
+
+        A diverged network gives NaN or infinite numbers here, without floating-point
+        warnings; the server sees them when it encodes the frame and tells the page."""
+        with np.errstate(all="ignore"):
+            return self._frame()
+
+    def _frame(self) -> dict[str, Any]:
         net, d = self.net, self.data
         A_train, A_test = self._outputs()
         self._record((A_train, A_test))

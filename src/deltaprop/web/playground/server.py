@@ -260,8 +260,7 @@ class Connection:
 
     def _train_frame(self, n: int, deadline: float) -> tuple[int, str]:
         assert self.session is not None
-        with np.errstate(all="ignore"):
-            done = self.session.train(n, deadline)
+        done = self.session.train(n, deadline)
         return done, self._frame()
 
     async def send_all(self, texts: Iterable[str]) -> None:
