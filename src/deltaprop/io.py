@@ -285,12 +285,15 @@ def model_bytes(
     standardization: Standardization | None = None,
     feature_names: list[str] | None = None,
     target_names: list[str] | None = None,
+    labels: Labels | None = None,
 ) -> bytes:
-    """The bytes of the model file :func:`save` would write (the same parameters), in memory:
-    for a download, a socket or an archive, with no file on disk."""
+    """The bytes of the model file :func:`save` would write for a network (the same
+    parameters), in memory: for a download, a socket or an archive, with no file on disk."""
     from safetensors.numpy import save as st_save
 
     meta = _model_meta(net, MODEL_FORMAT, metadata, standardization, feature_names, target_names)
+    meta["labels"] = _labels_meta(labels, net)
+    meta["estimator"] = None
     return st_save(_net_tensors(net), metadata={"deltaprop": json.dumps(meta)})
 
 

@@ -246,6 +246,9 @@ def test_the_exported_model_predicts_like_the_session_in_the_datas_units(tmp_pat
     np.testing.assert_allclose(model.forward(P), expected, rtol=1e-12, atol=1e-12)
     net = dp.load(path).net  # saved with its standardisation: a Model
     assert net.sizes == s.net.sizes and net.output.name == s.net.output.name
+    if s.data.kind == "classification":  # rows in, labels 0/1 out, as the boundary shows
+        assert list(model.classes_) == [0, 1]
+        np.testing.assert_array_equal(model.predict(P.T), (expected[0] > 0.5).astype(int))
 
 
 def test_deltaprop_predict_reads_the_exported_model(tmp_path):

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ... import io
-from ...data import Standardization
+from ...data import Labels, Standardization
 from ...network import Network
 from ...optim import SGD, Adam, Optimizer
 from . import datasets
@@ -460,16 +460,19 @@ class Session:
         }
 
     def model_file(self) -> bytes:
-        """The trained network as a deltaprop model file (safetensors), standardisation included,
-        readable by ``dp.load``, ``dp.load_model`` and ``deltaprop predict``."""
+        """The trained network as a deltaprop model file (safetensors), standardisation included
+        (and, for a classification set, the binary labels 0/1), readable by ``dp.load``,
+        ``dp.load_model`` and ``deltaprop predict``."""
         d = self.data
         features = ["x1", "x2"] if d.kind == "classification" else ["x"]
         target = ["label"] if d.kind == "classification" else ["y"]
+        labels = Labels("binary", [0, 1]) if d.kind == "classification" else None
         return io.model_bytes(
             self.net,
             standardization=d.std,
             feature_names=features,
             target_names=target,
+            labels=labels,
             metadata={
                 "made_by": "deltaprop playground",
                 "steps": self.steps,
