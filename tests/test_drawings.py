@@ -151,3 +151,31 @@ def test_graph_too_large_to_draw():
     z, _ = get_family("chain").build(500)
     with pytest.raises(ValueError, match="drawings stop"):
         to_svg(z)
+
+
+@pytest.mark.parametrize("family", ["fanout", "chain"])
+def test_blowup_inset_hides_no_curve(family):
+    import matplotlib.pyplot as plt
+
+    from deltaprop.graph.families import get_family
+    from deltaprop.plots import _blowup_inset
+
+    fam = get_family(family)
+    depth = list(range(1, 31 if family == "fanout" else 101))
+    rows = [{"backprop_ops": fam.cost(n, "backprop").total} for n in depth]
+    fig, ax = plt.subplots()
+    for method in ("backprop", "naive", "paths"):
+        ax.plot(depth, [fam.cost(n, method).total for n in depth], "o-")
+    ax.set_yscale("log")
+    _blowup_inset(ax, depth, rows)
+    (inset,) = [c for c in ax.child_axes]
+    fig.canvas.draw()
+    ip, ap = inset.get_position(), ax.get_position()
+    x0, y0 = (ip.x0 - ap.x0) / ap.width, (ip.y0 - ap.y0) / ap.height
+    w, h = ip.width / ap.width, ip.height / ap.height
+    to_axes = ax.transData + ax.transAxes.inverted()
+    for line in ax.get_lines():
+        pts = to_axes.transform(np.column_stack(line.get_data()))
+        inside = (pts[:, 0] > x0) & (pts[:, 0] < x0 + w) & (pts[:, 1] > y0) & (pts[:, 1] < y0 + h)
+        assert not inside.any(), (family, line)
+    plt.close(fig)

@@ -110,6 +110,8 @@ def plot_blowup(
     ):
         _blowup_curves(ax, unit, rows, depth, methods)
         ax.set_yscale("log")
+        if unit == "ops":
+            _blowup_inset(ax, depth, rows)
         ax.set_xlabel("depth")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
@@ -159,12 +161,45 @@ def _blowup_curves(ax: Any, unit: str, rows: list[Any], depth: list[Any], method
             color="0.5",
             label="number of chain-rule paths",
         )
-        # back-propagation on linear axes, upper left: the curves rise to the right, so that
-        # corner stays empty (lower right, where it was, hid back-propagation's own curve)
-        inset = ax.inset_axes([0.1, 0.6, 0.3, 0.27])
-        inset.plot(depth, [r["backprop_ops"] for r in rows], "o-", color="tab:blue", ms=2)
-        inset.set_title("back-propagation, linear axes", fontsize=7)
-        inset.tick_params(labelsize=6)
+
+
+_INSET_PLACES = (  # axes fractions [x, y, width, height], in order of preference
+    (0.1, 0.6, 0.3, 0.27),  # upper left
+    (0.64, 0.1, 0.33, 0.3),  # lower right
+    (0.64, 0.6, 0.33, 0.27),  # upper right
+    (0.1, 0.1, 0.3, 0.27),  # lower left
+)
+
+
+def _blowup_inset(ax: Any, depth: list[Any], rows: list[Any]) -> None:
+    """Back-propagation's operations on linear axes, in the corner that hides the fewest
+    points of the curves already drawn (a fixed corner hid a curve on some families)."""
+    import numpy as np
+
+    ax.autoscale_view()
+    to_axes = ax.transData + ax.transAxes.inverted()
+    points = []
+    for line in ax.get_lines():
+        x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+        ok = np.isfinite(x) & np.isfinite(y) & (y > 0)
+        x, y = x[ok], y[ok]
+        if len(x) > 1:  # the segments too, not only the markers
+            t = np.linspace(0, 1, 20)[:, None]
+            x = (x[:-1] + t * (x[1:] - x[:-1])).ravel()
+            y = np.exp(np.log(y[:-1]) + t * (np.log(y[1:]) - np.log(y[:-1]))).ravel()
+        points.append(to_axes.transform(np.column_stack([x, y])))
+    xy = np.concatenate(points) if points else np.zeros((0, 2))
+
+    def hidden(place: tuple[float, ...]) -> int:
+        x0, y0, w, h = place
+        inside = (xy[:, 0] > x0 - 0.03) & (xy[:, 0] < x0 + w + 0.03)
+        return int(np.sum(inside & (xy[:, 1] > y0 - 0.05) & (xy[:, 1] < y0 + h + 0.08)))
+
+    place = min(_INSET_PLACES, key=hidden)
+    inset = ax.inset_axes(list(place))
+    inset.plot(depth, [r["backprop_ops"] for r in rows], "o-", color="tab:blue", ms=2)
+    inset.set_title("back-propagation, linear axes", fontsize=7)
+    inset.tick_params(labelsize=6)
 
 
 def _history_field(history: Any, name: str, default: Any = None) -> Any:
