@@ -207,3 +207,21 @@ def test_screenshots_not_blank_and_fit_the_width(browser, page_file, width, heig
         assert g.attempted == [] and g.errors == []
     finally:
         g.close()
+
+
+def test_a_new_stepper_on_the_same_root_replaces_the_old_one(guarded):
+    g, data = guarded
+    page = g.page
+    page.evaluate(
+        """() => {
+            const root = document.getElementById('dp-root');
+            root.innerHTML = '';
+            window.second = Deltaprop.stepper(root, window.deltapropData, {hash: false});
+        }"""
+    )
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("window.second.index()") == 1
+    assert page.evaluate("window.deltapropStepper.index()") == 0  # its listener is gone
+    page.evaluate("window.second.destroy()")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("window.second.index()") == 1

@@ -7,7 +7,8 @@
      item: {id, text, label_mathml?, shape: [r, c], values: [[...]], rows?: [...], cols?: [...]}
 
    Deltaprop.stepper(root, data, options) builds the view inside root and returns
-     {go(k), next(), prev(), index(), setSample(s)}.
+     {go(k), next(), prev(), index(), setSample(s), destroy()} (destroy removes the key
+     listener; a new stepper on the same root destroys the previous one).
      data.steps: [{id, phase, layer, title, equation_mathml?, numbers: [[item, ...], ...],
                    units, edges, note}]  (the "steps" of `deltaprop explain --json`, with
                    MathML added by deltaprop.web.mathml)
@@ -158,21 +159,27 @@
       next: function () { api.go(index + 1); },
       prev: function () { api.go(index - 1); },
       index: function () { return index; },
-      setSample: function (s) { sample = s; draw(); }
+      setSample: function (s) { sample = s; draw(); },
+      destroy: function () {
+        document.removeEventListener("keydown", onKey);
+        if (root._dpStepperDestroy === api.destroy) root._dpStepperDestroy = null;
+      }
     };
 
-    if (options.keyboard !== false) {
-      document.addEventListener("keydown", function (e) {
-        if (e.altKey || e.ctrlKey || e.metaKey) return;
-        var tag = (e.target && e.target.tagName) || "";
-        if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
-        var k = e.key;
-        if (k === "ArrowRight" || k === "ArrowDown" || k === "PageDown" || (k === " " && tag !== "BUTTON")) { api.next(); e.preventDefault(); }
-        else if (k === "ArrowLeft" || k === "ArrowUp" || k === "PageUp") { api.prev(); e.preventDefault(); }
-        else if (k === "Home") { api.go(0); e.preventDefault(); }
-        else if (k === "End") { api.go(steps.length - 1); e.preventDefault(); }
-      });
+    function onKey(e) {
+      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      var tag = (e.target && e.target.tagName) || "";
+      if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+      var k = e.key;
+      if (k === "ArrowRight" || k === "ArrowDown" || k === "PageDown" || (k === " " && tag !== "BUTTON")) { api.next(); e.preventDefault(); }
+      else if (k === "ArrowLeft" || k === "ArrowUp" || k === "PageUp") { api.prev(); e.preventDefault(); }
+      else if (k === "Home") { api.go(0); e.preventDefault(); }
+      else if (k === "End") { api.go(steps.length - 1); e.preventDefault(); }
     }
+    if (options.keyboard !== false) document.addEventListener("keydown", onKey);
+    // a second stepper on the same root replaces the first (its key listener goes with it)
+    if (root._dpStepperDestroy) root._dpStepperDestroy();
+    root._dpStepperDestroy = api.destroy;
     var start = 0;
     if (options.hash !== false && location.hash) {
       var want = location.hash.slice(1);
