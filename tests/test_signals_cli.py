@@ -351,3 +351,21 @@ def test_names_from_files_print_as_text(tmp_path, capsys):
     bad.write_text("a,y\n1,\n")
     code, _, err = cli(capsys, "train", "--data", bad, "--out", tmp_path / "o")
     assert code == 2 and "\x1b" not in err and "\\x1b" in err, err
+
+
+def test_a_dask_run_resumes_on_dask_only(tmp_path, capsys):
+    """Dask trains one full batch per epoch: resumed in memory (mini-batches) it would end
+    elsewhere, so the setting is kept and a resume that disagrees is refused."""
+    from deltaprop.workflow import TrainSettings
+
+    data = tmp_path / "d.csv"
+    _write_csv(data, 60)
+    out = tmp_path / "run"
+    args = ["--data", data, "--hidden", "4", "--epochs", 2, "--no-plots", "--out", out]
+    assert cli(capsys, "train", *args)[0] == 0
+    code, _, err = cli(capsys, "train", "--out", out, "--resume", "--scheduler", "local")
+    assert code == 2 and "was trained in memory; resume it without --scheduler" in err, err
+    settings = load_checkpoint(out / "checkpoint.safetensors").settings
+    assert "dask" not in settings  # in-memory runs write what they wrote before
+    dask_run = TrainSettings.from_dict({**settings, "dask": True})
+    assert dask_run.to_dict()["dask"] is True

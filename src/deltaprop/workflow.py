@@ -131,6 +131,9 @@ class TrainSettings:
         SHA-256 of the CSV file the run was started on (None for a bundled data set).
     checkpoint_every : int
         Write a checkpoint every this many epochs (and at the end).
+    dask : bool
+        Whether the run trains full-batch on Dask (``train(scheduler=...)``); a resume must
+        agree, since in memory it would continue with mini-batches.
     """
 
     data: str = "diabetes"
@@ -144,6 +147,7 @@ class TrainSettings:
     patience: int = 20
     data_sha256: str | None = None
     checkpoint_every: int = 10
+    dask: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, (str, os.PathLike)) or not str(self.data):
@@ -157,6 +161,8 @@ class TrainSettings:
             object.__setattr__(self, "target", tuple(self.target))
             if not self.target or not all(isinstance(t, str) and t for t in self.target):
                 raise SettingsError("target", f"{{name}} must be column names; got {self.target!r}")
+        if not isinstance(self.dask, bool):
+            raise SettingsError("dask", f"{{name}} must be true or false; got {self.dask!r}")
         sha = self.data_sha256
         if sha is not None and not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
             raise SettingsError("data_sha256", f"{{name}} must be 64 hex digits; got {sha!r}")
@@ -183,11 +189,14 @@ class TrainSettings:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as JSON-ready values (tuples become lists), in field order."""
+        """The settings as JSON-ready values (tuples become lists), in field order; ``dask``
+        only when true (so in-memory runs write the same bytes as before it existed)."""
         d = dataclasses.asdict(self)
         for key, value in d.items():
             if isinstance(value, tuple):
                 d[key] = list(value)
+        if not d["dask"]:
+            del d["dask"]
         return d
 
     @classmethod
@@ -475,7 +484,7 @@ def train(
     checkpoint = os.path.join(out, "checkpoint.safetensors")
     with _signals.stop_signals_raise():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
-            run = _prepare(settings, out, checkpoint, resume, changes)
+            run = _prepare(settings, out, checkpoint, resume, changes, scheduler)
         except KeyboardInterrupt as e:
             raise Interrupted(None, checkpoint, out, _signal_name(e), "loading") from None
         _make_folder(out)
@@ -501,13 +510,22 @@ def _prepare(
     checkpoint: str,
     resume: bool,
     changes: Mapping[str, Any] | None,
+    scheduler: str | None,
 ) -> _Run:
     """The run to train: resumed from ``checkpoint``, or new from ``settings``."""
+    dask = scheduler is not None
     if resume:
         if settings is not None:
             raise ValueError("resume takes its settings from the checkpoint; give changes=")
-        return _resumed_run(checkpoint, out, changes or {})
-    settings = (settings or TrainSettings()).replace(**(changes or {}))
+        run = _resumed_run(checkpoint, out, changes or {})
+        if run.settings.dask != dask:  # full batch on Dask, mini-batches in memory
+            how = "with {name} ADDRESS" if run.settings.dask else "without {name}"
+            where = "on Dask (one full batch per epoch)" if run.settings.dask else "in memory"
+            raise SettingsError(
+                "scheduler", f"the run in {out} was trained {where}; resume it {how}"
+            )
+        return run
+    settings = (settings or TrainSettings()).replace(**{**(changes or {}), "dask": dask})
     return _new_run(settings, checkpoint)
 
 
