@@ -565,6 +565,25 @@ def format_csv(names: Sequence[str], Y: Any) -> str:
     return buffer.getvalue()
 
 
+def format_table(columns: Sequence[tuple[str, Sequence[Any]]]) -> str:
+    """Columns ``(name, values)`` of equal length as CSV text: floats written exactly
+    (``repr``), anything else as ``str``."""
+    if not columns:
+        raise ValueError("a table needs at least one column")
+    m = len(columns[0][1])
+    if any(len(values) != m for _, values in columns):
+        raise ValueError(f"every column must hold {m} values; got {[len(v) for _, v in columns]}")
+
+    def cell(v: Any) -> str:
+        return repr(float(v)) if isinstance(v, (float, np.floating)) else str(v)
+
+    buffer = StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([name for name, _ in columns])
+    writer.writerows([cell(values[i]) for _, values in columns] for i in range(m))
+    return buffer.getvalue()
+
+
 # --- splitting and standardisation ---------------------------------------------------------------
 
 
@@ -1028,6 +1047,7 @@ __all__ = [
     "classification_metrics",
     "detect_task",
     "format_csv",
+    "format_table",
     "from_frame",
     "load_data",
     "load_dataset",

@@ -267,6 +267,64 @@ def plot_loss(
     return _save(fig, path, format, dpi)
 
 
+def plot_confusion(
+    matrix: Sequence[Sequence[int]],
+    classes: Sequence[Any],
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    format: str | None = None,
+    dpi: float = 120,
+) -> Path:
+    """A confusion matrix as a heat map, the count in each cell.
+
+    Parameters
+    ----------
+    matrix : k × k counts
+        Row = true class, column = predicted class, both in ``classes`` order (scikit-learn's
+        ``confusion_matrix``).
+    classes : sequence of k labels
+    path : str or Path
+        The figure to write (atomically: a temporary file renamed over it).
+    title : str, optional
+    format, dpi
+        As for :func:`plot_loss`.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    counts = np.asarray(matrix)
+    k = len(classes)
+    if counts.shape != (k, k):
+        raise ValueError(f"matrix must be {k} × {k} for {k} classes; got shape {counts.shape}")
+    size = min(12.0, 3.0 + 0.6 * k)
+    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    names = [str(c) for c in classes]
+    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    high = counts.max() if counts.size else 0
+    for i in range(k):
+        for j in range(k):
+            color = "white" if counts[i, j] > high / 2 else "black"
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=color)
+    accuracy = np.trace(counts) / max(1, counts.sum())
+    ax.set_title(title or f"Confusion matrix (accuracy {accuracy:.3f})")
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _save(fig, tmp, _format(path, format), dpi)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
 def plot_gradients(
     history: Any,
     path: str | os.PathLike,

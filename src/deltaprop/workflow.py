@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 import re
 import time
@@ -46,8 +47,11 @@ from .data import (
     DATASETS,
     MAX_CSV_BYTES,
     Dataset,
+    Labels,
     Splits,
     Standardization,
+    classification_metrics,
+    detect_task,
     load_data,
     regression_metrics,
     split,
@@ -84,6 +88,10 @@ __all__ = [
 
 OPTIMIZERS = ("sgd", "adam")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+TASK_CHOICES = ("auto", "regression", "classification", "multilabel")
+HIDDEN_CHOICES = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus", "identity")
+OUTPUT_CHOICES = ("identity", "softmax", "sigmoid", "tanh")
+LOSS_CHOICES = ("mse", "cross_entropy", "binary_cross_entropy")
 
 
 class SettingsError(ValueError):
@@ -134,6 +142,21 @@ class TrainSettings:
     dask : bool
         Whether the run trains full-batch on Dask (``train(scheduler=...)``); a resume must
         agree, since in memory it would continue with mini-batches.
+    task : {"auto", "regression", "classification", "multilabel"}
+        ``auto`` reads it from the target (:func:`deltaprop.data.detect_task`: text or few
+        integer labels are classes, several 0/1 columns multi-label). Classification trains
+        softmax/cross-entropy (sigmoid/binary cross-entropy for two classes or multi-label).
+    activation : str
+        Hidden activation (``relu``, ``tanh``, ``sigmoid``, ``leaky_relu``, ``elu``,
+        ``softplus``, ``identity``).
+    output, loss : str or None
+        Output activation and cost; None: the task's (identity/MSE for regression).
+    alpha : float
+        L2 penalty λ on the weights.
+    validation_fraction : float
+        Share of the samples held out for early stopping (the test share is 0.2).
+    sep, decimal, encoding, index_col, id_col
+        The CSV dialect, as :func:`deltaprop.data.read_csv` takes it.
     """
 
     data: str = "diabetes"
@@ -148,6 +171,17 @@ class TrainSettings:
     data_sha256: str | None = None
     checkpoint_every: int = 10
     dask: bool = False
+    task: str = "auto"
+    activation: str = "relu"
+    output: str | None = None
+    loss: str | None = None
+    alpha: float = 0.0
+    validation_fraction: float = 0.1
+    sep: str | None = None
+    decimal: str = "."
+    encoding: str = "utf-8"
+    index_col: str | None = None
+    id_col: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, (str, os.PathLike)) or not str(self.data):
@@ -183,6 +217,7 @@ class TrainSettings:
             raise SettingsError(
                 "optimizer", f"{{name}} must be sgd or adam; got {self.optimizer!r}"
             )
+        _check_model_choices(self)
 
     def replace(self, **changes: Any) -> TrainSettings:
         """A copy with ``changes`` (checked again)."""
@@ -233,6 +268,34 @@ OPTIONS = (
     "patience",
 )
 """The settings a run is started with and a resume must agree with (``epochs`` may grow)."""
+
+
+def _check_model_choices(s: TrainSettings) -> None:
+    """The task, the network's activations and cost, the penalty and the CSV dialect."""
+    choices: tuple[tuple[str, str | None, tuple[str | None, ...]], ...] = (
+        ("task", s.task, TASK_CHOICES),
+        ("activation", s.activation, HIDDEN_CHOICES),
+        ("output", s.output, (None, *OUTPUT_CHOICES)),
+        ("loss", s.loss, (None, *LOSS_CHOICES)),
+        ("decimal", s.decimal, (".", ",")),
+    )
+    for name, value, allowed in choices:
+        if value not in allowed:
+            shown = ", ".join(c for c in allowed if c is not None)
+            raise SettingsError(name, f"{{name}} must be one of {shown}; got {value!r}")
+    for name, number, high in (
+        ("alpha", s.alpha, math.inf),
+        ("validation_fraction", s.validation_fraction, 0.8),
+    ):
+        ok = not isinstance(number, bool) and isinstance(number, (int, float))
+        positive = name != "validation_fraction" or (ok and number > 0)
+        if not ok or not 0.0 <= number < high or not positive:
+            raise SettingsError(name, f"{{name}} must be in [0, {high}); got {number!r}")
+        object.__setattr__(s, name, float(number))
+    if s.sep is not None and (len(s.sep) != 1 or s.sep == s.decimal):
+        raise SettingsError(
+            "sep", f"{{name}} must be one character other than the decimal mark; got {s.sep!r}"
+        )
 
 
 def _check_int(value: Any, name: str, minimum: int) -> None:
@@ -531,7 +594,8 @@ def _prepare(
 
 def _new_run(settings: TrainSettings, checkpoint: str) -> _Run:
     """Load and split the data, fit the standardisation, make the network."""
-    dataset = load_data(settings.data, settings.target)
+    dataset = _load(settings)
+    labels = _task_labels(settings, dataset)
     if settings.data in DATASETS:
         settings = settings.replace(target=tuple(dataset.target_names))
     else:
@@ -539,14 +603,73 @@ def _new_run(settings: TrainSettings, checkpoint: str) -> _Run:
         settings = settings.replace(
             data=path, data_sha256=_file_sha256(path), target=tuple(dataset.target_names)
         )
-    parts = split(dataset, seed=settings.seed)
-    std = Standardization.fit(
-        *parts.train, feature_names=dataset.feature_names, target_names=dataset.target_names
-    )
+    dataset = _encoded(dataset, labels)
+    parts = split(dataset, validation_fraction=settings.validation_fraction, seed=settings.seed)
+    if labels is None:
+        std = Standardization.fit(
+            *parts.train, feature_names=dataset.feature_names, target_names=dataset.target_names
+        )
+    else:  # class probabilities are not standardised
+        std = Standardization.fit(parts.train[0], feature_names=dataset.feature_names)
     n_0, n_L = dataset.X.shape[0], parts.train[1].shape[0]
-    net = Network([n_0, *settings.hidden, n_L], seed=settings.seed)
-    model = Model(net, std, dataset.feature_names, dataset.target_names)
+    net = Network(
+        [n_0, *settings.hidden, n_L],
+        hidden=settings.activation,
+        output=settings.output or ("identity" if labels is None else labels.output),
+        loss=settings.loss or ("mse" if labels is None else labels.loss),
+        alpha=settings.alpha,
+        seed=settings.seed,
+    )
+    model = Model(net, std, dataset.feature_names, dataset.target_names, labels=labels)
     return _Run(settings, dataset, parts, model, training.TrainState(), checkpoint)
+
+
+def _load(settings: TrainSettings) -> Dataset:
+    """The run's data, read with its CSV dialect (a text target as labels unless regression)."""
+    return load_data(
+        settings.data,
+        settings.target,
+        labels=settings.task != "regression",
+        **csv_options(settings),
+    )
+
+
+def csv_options(settings: Any) -> dict[str, Any]:
+    """The CSV dialect of ``settings`` (anything with ``sep``, ``decimal``, ``encoding``,
+    ``index_col``, ``id_col``) as :func:`deltaprop.data.read_csv` takes it."""
+    return {
+        "sep": settings.sep,
+        "decimal": settings.decimal,
+        "encoding": settings.encoding,
+        "index_col": settings.index_col,
+        "id_col": settings.id_col,
+    }
+
+
+def _task_labels(settings: TrainSettings, dataset: Dataset) -> Labels | None:
+    """None for a regression; the classes for a classification (``task`` or detected)."""
+    task = settings.task
+    if task == "auto":
+        task = detect_task(dataset)
+    if task == "regression":
+        if dataset.classes is not None:
+            raise SettingsError(
+                "task",
+                f"{{name}} regression: the target of {dataset.source} holds text labels "
+                f"({', '.join(dataset.classes[:3])}, ...), which cannot be regressed",
+            )
+        return None
+    return Labels.fit(dataset, "binary" if task == "classification" else task)
+
+
+def _encoded(dataset: Dataset, labels: Labels | None) -> Dataset:
+    """The dataset with its targets as the network's outputs (one-hot, 0/1) for a classifier."""
+    if labels is None:
+        return dataset
+    names = dataset.target_names
+    if labels.task == "multiclass":
+        names = [str(c) for c in labels.classes]
+    return dataset._replace(Y=labels.encode(dataset), target_names=names)
 
 
 def _resumed_run(checkpoint: str, out: str, changes: Mapping[str, Any]) -> _Run:
@@ -560,12 +683,9 @@ def _resumed_run(checkpoint: str, out: str, changes: Mapping[str, Any]) -> _Run:
     settings = resume_settings(saved, changes, checkpoint)
     state = ckpt.state
     if state.finished and settings.epochs != saved.epochs:
-        raise ValueError(
-            f"the run in {out} already finished ({state.history.stopped_reason} after "
-            f"epoch {state.epoch}); start a new run for more epochs"
-        )
-    dataset = _resumed_data(settings, checkpoint, out)
-    parts = split(dataset, seed=settings.seed)
+        state = _extended(state, out)
+    dataset = _encoded(_resumed_data(settings, checkpoint, out), ckpt.model.labels)
+    parts = split(dataset, validation_fraction=settings.validation_fraction, seed=settings.seed)
     model = dataclasses.replace(
         ckpt.model, feature_names=dataset.feature_names, target_names=dataset.target_names
     )
@@ -595,7 +715,20 @@ def _resumed_data(settings: TrainSettings, checkpoint: str, out: str) -> Dataset
                 f"{settings.data} has changed since the checkpoint in {out} was written; "
                 f"resuming needs the same data (the file the checkpoint's settings name)"
             )
-    return load_data(settings.data, settings.target)
+    return _load(settings)
+
+
+def _extended(state: TrainState, out: str) -> TrainState:
+    """A run that finished at its last epoch, reopened for more epochs (``--epochs`` grew)."""
+    reason = state.history.stopped_reason
+    if reason != "max_epochs":
+        raise ValueError(
+            f"the run in {out} already finished ({reason} after epoch {state.epoch}): more "
+            f"epochs would not change it; start a new run (e.g. with a larger --patience)"
+        )
+    state = state.copy()
+    state.history.stopped_reason = None
+    return state
 
 
 def _file_sha256(path: str) -> str:
@@ -624,6 +757,7 @@ def _saved_with(run: _Run) -> dict[str, Any]:
         "standardization": run.model.standardization,
         "feature_names": run.model.feature_names,
         "target_names": run.model.target_names,
+        "labels": run.model.labels,
     }
 
 
@@ -698,12 +832,19 @@ def _fit(run: _Run, scheduler: str | None, hooks: TrainHooks | None) -> float:
 
 
 def _metrics(run: _Run) -> dict[str, dict[str, Any]]:
-    """Metrics of every split, beside predicting the training targets' mean."""
+    """Metrics of every split, beside predicting the training targets' mean (for a classifier:
+    the training class frequencies, i.e. the majority class)."""
     mean = run.parts.train[1].mean(axis=1, keepdims=True)
+    labels = run.model.labels
     metrics: dict[str, dict[str, Any]] = {}
     for part, (X, Y) in zip(("train", "validation", "test"), run.parts):
-        metrics[part] = dict(regression_metrics(Y, run.model.forward(X)))
-        metrics[part]["baseline"] = regression_metrics(Y, np.broadcast_to(mean, Y.shape))
+        A, constant = run.model.forward(X), np.broadcast_to(mean, Y.shape)
+        if labels is None:
+            metrics[part] = dict(regression_metrics(Y, A))
+            metrics[part]["baseline"] = regression_metrics(Y, constant)
+        else:
+            metrics[part] = classification_metrics(Y, A, labels)
+            metrics[part]["baseline"] = classification_metrics(Y, constant, labels)
         metrics[part]["m"] = Y.shape[1]
     return metrics
 
@@ -714,25 +855,37 @@ def _write_files(
     """The model file (settings and metrics in its metadata) and the plots (``plots``: their
     format and dpi, None for none); their paths."""
     files = {"model": os.path.join(out, "model.safetensors"), "checkpoint": run.checkpoint}
-    meta = {"settings": run.settings.to_dict(), "metrics": metrics_json(metrics)}
+    meta: dict[str, Any] = {"settings": run.settings.to_dict(), "metrics": metrics_json(metrics)}
+    if run.model.labels is not None:  # the majority-class baseline of evaluate
+        meta["class_frequencies"] = [float(v) for v in run.parts.train[1].mean(axis=1)]
     saved = _saved_with(run)
     del saved["settings"]
     save(run.model.net, files["model"], metadata=meta, **saved)
     if plots is not None:
-        from .plots import plot_gradients, plot_loss
+        from .plots import plot_confusion, plot_gradients, plot_loss
 
         fmt, dpi = plots
         history = run.state.history
         loss_path, grad_path = (os.path.join(out, f"{n}.{fmt}") for n in ("loss", "gradients"))
         files["loss_plot"] = str(plot_loss(history, loss_path, format=fmt, dpi=dpi))
         files["gradients_plot"] = str(plot_gradients(history, grad_path, format=fmt, dpi=dpi))
+        labels = run.model.labels
+        if labels is not None and labels.task != "multilabel":
+            path = os.path.join(out, f"confusion.{fmt}")
+            matrix = metrics["test"]["confusion_matrix"]
+            plot = plot_confusion(matrix, labels.classes, path, format=fmt, dpi=dpi)
+            files["confusion_plot"] = str(plot)
     return files
 
 
 def metrics_json(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """``metrics`` with every non-finite number as None (JSON has no NaN), nested dicts too."""
     return {
-        k: metrics_json(v) if isinstance(v, Mapping) else _finite_or_none(v)
+        k: metrics_json(v)
+        if isinstance(v, Mapping)
+        else v
+        if isinstance(v, (list, str))
+        else _finite_or_none(v)
         for k, v in metrics.items()
     }
 
@@ -746,11 +899,19 @@ def _finite_or_none(x: float) -> float | None:
 
 @dataclass
 class Predictions:
-    """What :func:`predict` returns: ``Y`` of shape (n_L, m) and the same as CSV text."""
+    """What :func:`predict` returns.
+
+    ``Y`` (n_L, m): the model's outputs (a classifier's: probabilities of its outputs);
+    ``columns``: the CSV's columns as (name, values) pairs (an id column first, when the data
+    has one; a classifier's labels under the target's name, with ``proba`` one column of
+    probabilities per class named by the class); ``csv``: the same as text.
+    """
 
     target_names: list[str]
     Y: np.ndarray
     csv: str
+    columns: list[tuple[str, list[Any]]] = dataclasses.field(default_factory=list)
+    labels: list[Any] | None = None
 
 
 def model_columns(model: Model, model_path: str | os.PathLike) -> list[str]:
@@ -763,47 +924,109 @@ def model_columns(model: Model, model_path: str | os.PathLike) -> list[str]:
     return model.feature_names
 
 
-def predict(model: str | Path, data: str | Path, *, out: str | Path | None = None) -> Predictions:
-    """Predict with a saved model: one column of ``Y`` per data row, in the targets' units.
+def _target_column(model: Model) -> str:
+    """The name of a classifier's target column, as the run that trained it recorded."""
+    settings = model.metadata.get("settings", {}) if isinstance(model.metadata, dict) else {}
+    target = settings.get("target") if isinstance(settings, dict) else None
+    if isinstance(target, list) and len(target) == 1 and isinstance(target[0], str):
+        return target[0]
+    if model.labels is not None and model.labels.task == "binary" and model.target_names:
+        return model.target_names[0]
+    return "label"
+
+
+def _refuse_overwriting(out: str | os.PathLike, inputs: Sequence[Any], force: bool) -> None:
+    if force or not os.path.exists(out):
+        return
+    for path in inputs:
+        if str(path) not in DATASETS and os.path.exists(path) and os.path.samefile(out, path):
+            raise SettingsError(
+                "out",
+                f"{{name}} {out} is the input file {path}: predictions never overwrite an "
+                f"input (choose another file, or add --force)",
+            )
+
+
+def predict(
+    model: str | Path,
+    data: str | Path,
+    *,
+    out: str | Path | None = None,
+    proba: bool = False,
+    force: bool = False,
+    **csv: Any,
+) -> Predictions:
+    """Predict with a saved model: one row of predictions per data row, in the targets'
+    units (a classifier: its labels and, with ``proba``, one probability column per class).
 
     ``data`` is a CSV file (or a bundled data set) holding the model's input columns, by
-    name; with ``out`` the predictions are also written there as CSV (atomically).
+    name, read with the CSV dialect ``csv`` (``sep``, ``decimal``, ``encoding``,
+    ``index_col``, ``id_col``: an id column is carried to the predictions). With ``out`` the
+    predictions are also written there as CSV (atomically); ``out`` may not be the data or
+    model file unless ``force``.
     """
-    from .data import format_csv
+    from .data import format_table
 
+    if out:
+        _refuse_overwriting(out, [data, model], force)
     m = load_model(model, checkpoints=False)
-    dataset = load_data(data, features=model_columns(m, model))
+    dataset = load_data(data, features=model_columns(m, model), **csv)
     Y = m.forward(dataset.X)
     names = m.target_names or [f"y{i}" for i in range(Y.shape[0])]
-    text = format_csv(names, Y)
+    columns: list[tuple[str, list[Any]]] = []
+    if dataset.ids is not None:
+        columns.append((csv.get("id_col") or "id", list(dataset.ids)))
+    labels = None
+    if m.labels is None:
+        columns += [(n, [float(v) for v in row]) for n, row in zip(names, Y)]
+    elif m.labels.task == "multilabel":
+        decoded = m.labels.decode(Y)
+        columns += [(n, [int(v) for v in row]) for n, row in zip(names, decoded)]
+        if proba:
+            columns += [(f"P({n})", [float(v) for v in row]) for n, row in zip(names, Y)]
+    else:
+        labels = m.labels.decode(Y).tolist()
+        columns.append((_target_column(m), labels))
+        if proba:
+            P = m.labels.proba(Y)
+            columns += [(str(c), [float(v) for v in row]) for c, row in zip(m.labels.classes, P)]
+    text = format_table(columns)
     if out:
         write_atomic(out, text.encode())
-    return Predictions(names, Y, text)
+    return Predictions(names, Y, text, columns, labels)
 
 
 @dataclass
 class Evaluation:
     """What :func:`evaluate` returns: ``metrics`` has ``r2``, ``rmse``, ``mae``, ``m`` and,
-    when the model knows its training mean, ``baseline``."""
+    when the model knows its training mean, ``baseline``; a classifier's ``accuracy``,
+    ``balanced_accuracy``, ``log_loss`` and ``confusion_matrix``."""
 
     target_names: list[str]
     metrics: dict[str, Any]
+    labels: Labels | None = None
 
 
 def evaluate(
     model: str | Path,
     data: str | Path,
     target: str | Sequence[str] | None = None,
+    **csv: Any,
 ) -> Evaluation:
-    """R², RMSE and MAE of a saved model on labelled data, beside predicting the training mean.
+    """R², RMSE and MAE of a saved model on labelled data, beside predicting the training
+    mean; for a classifier accuracy, balanced accuracy, log-loss and the confusion matrix.
 
-    ``target`` names the target column(s); by default the model's own target names.
+    ``target`` names the target column(s); by default the model's own target names (a
+    classifier's: the column it was trained on). ``csv``: the CSV dialect, as for
+    :func:`predict`.
     """
     m = load_model(model, checkpoints=False)
+    if m.labels is not None:
+        return _evaluate_classifier(m, model, data, target, csv)
     targets = target or m.target_names
     if targets is None:
         raise SettingsError("target", f"{{name}} is needed: {model} stores no target names")
-    dataset = load_data(data, targets, features=model_columns(m, model))
+    dataset = load_data(data, targets, features=model_columns(m, model), **csv)
     assert dataset.Y is not None  # a target was named
     if dataset.Y.shape[0] != m.net.sizes[-1]:
         raise SettingsError(
@@ -818,3 +1041,34 @@ def evaluate(
         metrics["baseline"] = regression_metrics(dataset.Y, mean)
     metrics["m"] = dataset.Y.shape[1]
     return Evaluation(dataset.target_names, metrics)
+
+
+def _evaluate_classifier(
+    m: Model, model: Any, data: Any, target: Any, csv: dict[str, Any]
+) -> Evaluation:
+    """A classifier's metrics on labelled data, beside its training class frequencies."""
+    labels = m.labels
+    assert labels is not None
+    if labels.task == "multilabel":
+        targets = target or m.target_names
+    else:
+        targets = target or _target_column(m)
+    dataset = load_data(
+        data, targets, features=model_columns(m, model), labels=labels.task != "multilabel", **csv
+    )
+    Y = labels.encode(dataset)  # an unknown class label is refused here
+    metrics: dict[str, Any] = classification_metrics(Y, m.forward(dataset.X), labels)
+    frequencies = _class_frequencies(m)
+    if frequencies is not None:
+        constant = np.broadcast_to(frequencies[:, None], Y.shape)
+        metrics["baseline"] = classification_metrics(Y, constant, labels)
+    metrics["m"] = Y.shape[1]
+    return Evaluation(dataset.target_names, metrics, labels)
+
+
+def _class_frequencies(m: Model) -> np.ndarray | None:
+    """The training class frequencies a run stored in the model's metadata, if any."""
+    stored = m.metadata.get("class_frequencies") if isinstance(m.metadata, dict) else None
+    if not isinstance(stored, list) or len(stored) != m.net.sizes[-1]:
+        return None
+    return np.asarray(stored, dtype=np.float64)

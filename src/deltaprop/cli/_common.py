@@ -58,3 +58,31 @@ def parse_names(text: str, option: str, allowed: tuple[str, ...]) -> list[str]:
 def metric_cells(metrics: dict[str, float]) -> list[str]:
     """R² to 3 decimals, RMSE and MAE to 4 significant digits."""
     return [f"{metrics['r2']:.3f}", f"{metrics['rmse']:.4g}", f"{metrics['mae']:.4g}"]
+
+
+def class_cells(metrics: dict[str, Any]) -> list[str]:
+    """Accuracy and balanced accuracy to 3 decimals, log-loss to 4 significant digits."""
+    return [
+        f"{metrics['accuracy']:.3f}",
+        f"{metrics['balanced_accuracy']:.3f}",
+        f"{metrics['log_loss']:.4g}",
+    ]
+
+
+def print_confusion(matrix: list[list[int]], classes: list[Any], part: str) -> None:
+    """A confusion matrix as a table: rows the true classes, columns the predicted ones."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        title=f"confusion matrix ({part}): rows true, columns predicted",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    table.add_column("")
+    for c in classes:
+        table.add_column(escape(str(c)), justify="right")
+    for c, row in zip(classes, matrix):
+        table.add_row(escape(str(c)), *(str(v) for v in row))
+    console.print(table)

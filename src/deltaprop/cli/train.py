@@ -12,7 +12,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .._safetext import text, visible
-from ._common import UserError, console, emit_json, metric_cells, parse_int_list
+from ._common import (
+    UserError,
+    class_cells,
+    console,
+    emit_json,
+    metric_cells,
+    parse_int_list,
+    print_confusion,
+)
 
 if TYPE_CHECKING:
     from ..training import TrainState
@@ -51,8 +59,84 @@ class ProgressBar:
 # The options, one alias each (None: not given, so a resumed run keeps the checkpoint's).
 Data = Annotated[
     str | None,
-    typer.Option(help="Bundled data set (diabetes, friedman1) or a CSV file. [default: diabetes]"),
+    typer.Option(
+        help="Bundled data set (diabetes, friedman1, wine, breast_cancer, digits) or a CSV "
+        "file. [default: diabetes]"
+    ),
 ]
+
+
+def _choice(values: tuple[str, ...]) -> Any:
+    """A callback accepting only ``values`` (a wrong one is a usage error, exit 2)."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in values:
+            raise typer.BadParameter(f"must be one of {', '.join(values)}; got {value!r}")
+        return value
+
+    return check
+
+
+Task = Annotated[
+    str | None,
+    typer.Option(
+        callback=_choice(("auto", "regression", "classification", "multilabel")),
+        help="auto|regression|classification|multilabel. What to learn; auto: "
+        "classification for text or few integer labels, multi-label for several 0/1 "
+        "columns, else regression. [default: auto]",
+    ),
+]
+Activation = Annotated[
+    str | None,
+    typer.Option(
+        callback=_choice(("relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus", "identity")),
+        help="relu|tanh|sigmoid|leaky_relu|elu|softplus|identity: the hidden layers' "
+        "activation. [default: relu]",
+    ),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        callback=_choice(("identity", "softmax", "sigmoid", "tanh")),
+        help="identity|softmax|sigmoid|tanh: the output activation. [default: the "
+        "task's: identity, softmax, or sigmoid for two classes and multi-label]",
+    ),
+]
+Loss = Annotated[
+    str | None,
+    typer.Option(
+        callback=_choice(("mse", "cross_entropy", "binary_cross_entropy")),
+        help="mse|cross_entropy|binary_cross_entropy: the cost J. [default: the task's: "
+        "mse, cross_entropy or binary_cross_entropy]",
+    ),
+]
+Alpha = Annotated[float | None, typer.Option(help="L2 penalty on the weights. [default: 0]")]
+ValidationFraction = Annotated[
+    float | None,
+    typer.Option(help="Share of rows held out for early stopping. [default: 0.1]"),
+]
+Sep = Annotated[
+    str | None,
+    typer.Option(help="CSV field separator (use '\\t' for tab). [default: sniffed: , ; tab |]"),
+]
+Decimal = Annotated[
+    str | None,
+    typer.Option(
+        callback=_choice((".", ",")),
+        help=".|, : the decimal mark of the CSV's numbers. [default: .]",
+    ),
+]
+Encoding = Annotated[
+    str | None, typer.Option(help="CSV text encoding (latin-1, cp1252, ...). [default: utf-8]")
+]
+IndexCol = Annotated[
+    str | None,
+    typer.Option(
+        help="A CSV column (name or 0-based position) that only numbers the rows; an unnamed "
+        "first column is one."
+    ),
+]
+IdCol = Annotated[str | None, typer.Option(help="A CSV column of row ids, not used as an input.")]
 Target = Annotated[
     str | None,
     typer.Option(
@@ -136,11 +220,25 @@ def train_command(
     dpi: Dpi = 120,
     scheduler: Scheduler = None,
     as_json: AsJson = False,
+    task: Task = None,
+    activation: Activation = None,
+    output: Output = None,
+    loss: Loss = None,
+    alpha: Alpha = None,
+    validation_fraction: ValidationFraction = None,
+    sep: Sep = None,
+    decimal: Decimal = None,
+    encoding: Encoding = None,
+    index_col: IndexCol = None,
+    id_col: IdCol = None,
 ) -> None:
-    """Train the exercise's network (ReLU hidden, identity output, MSE) and report held-out metrics.
+    """Train a network (regression or classification) and report held-out metrics.
 
-    The data are split 70/10/20 into train, validation and test (seeded); inputs and targets
-    are standardised with the training split's means and scales, which the model file keeps.
+    Regression is the exercise's network (ReLU hidden, identity output, MSE); a classifier
+    gets softmax and cross-entropy (sigmoid and binary cross-entropy for two classes or
+    multi-label). The data are split 70/10/20 into train, validation and test (seeded);
+    inputs (and regression targets) are standardised with the training split's means and
+    scales, which the model file keeps.
     Ctrl-C writes a checkpoint; --resume continues to the same final weights as a run that
     was never interrupted.
     """
@@ -158,6 +256,17 @@ def train_command(
         "batch_size": batch_size,
         "seed": seed,
         "patience": patience,
+        "task": task,
+        "activation": activation,
+        "output": output,
+        "loss": loss,
+        "alpha": alpha,
+        "validation_fraction": validation_fraction,
+        "sep": _separator(sep),
+        "decimal": decimal,
+        "encoding": encoding,
+        "index_col": index_col,
+        "id_col": id_col,
     }
     given["checkpoint_every"] = checkpoint_every  # not given: a resumed run keeps its own
     changes = {k: v for k, v in given.items() if v is not None}
@@ -188,22 +297,42 @@ def visible_lines(*lines: str) -> str:
     return "".join(visible(line) + "\n" for line in lines)
 
 
+def _separator(sep: str | None) -> str | None:
+    """``\\t`` and ``tab`` as a tab character (a shell passes a tab badly)."""
+    return "\t" if sep in ("\\t", "tab", "TAB") else sep
+
+
 def print_result(result: TrainResult) -> None:
     """The metrics table of a run and the files it wrote."""
     s, history = result.settings, result.state.history
+    labels = result.model.labels
+    best = f"best epoch {history.best_epoch}" if s.patience > 0 else "last epoch kept"
     table = Table(
         title=text(
             f"{s.data}: sizes {result.net.sizes}, {s.optimizer} lr {s.lr:g}, "
-            f"{history.n_iter} epochs ({history.stopped_reason}, best epoch "
-            f"{history.best_epoch}), {result.seconds:.1f} s"
+            f"{history.n_iter} epochs ({history.stopped_reason}, {best}), "
+            f"{result.seconds:.1f} s"
         ),
-        caption="baseline: always predict the training targets' mean",
+        caption="baseline: always predict the training targets' mean"
+        if labels is None
+        else "baseline: always predict the training split's majority class (log-loss: its "
+        "class frequencies)",
         box=box.SIMPLE_HEAD,
         show_edge=False,
     )
-    for name in ("split", "m", "R²", "RMSE", "MAE", "baseline R²", "RMSE", "MAE"):
+    columns: tuple[str, ...]
+    if labels is None:
+        columns = ("split", "m", "R²", "RMSE", "MAE", "baseline R²", "RMSE", "MAE")
+        cells = metric_cells
+    else:
+        columns = ("split", "m", "accuracy", "balanced", "log-loss", "baseline acc.")
+        columns = (*columns, "balanced", "log-loss")
+        cells = class_cells
+    for name in columns:
         table.add_column(name, justify="right")
     for part, r in result.metrics.items():
-        table.add_row(part, str(r["m"]), *metric_cells(r), *metric_cells(r["baseline"]))
+        table.add_row(part, str(r["m"]), *cells(r), *cells(r["baseline"]))
     console.print(table)
+    if labels is not None and labels.task != "multilabel":
+        print_confusion(result.metrics["test"]["confusion_matrix"], labels.classes, "test")
     console.print(text(f"wrote {', '.join(result.files.values())}"), soft_wrap=True)
