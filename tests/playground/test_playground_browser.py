@@ -166,6 +166,13 @@ def test_play_lowers_the_training_cost_and_changes_the_boundary(page):
     shown = page.js("document.getElementById('stat-step').textContent")
     assert int(shown) == page.js("window.playground.frame.step") >= 150
     assert page.js("document.querySelectorAll('#cost polyline').length") == 2
+    # the learning rate changes while training goes on; units can show δ instead of A
+    step = page.js("window.playground.frame.step")
+    page.configure("#lr", "0.01", "window.playground.data.settings.lr === 0.01")
+    assert page.js("window.playground.frame.step") == step
+    assert page.js("document.querySelectorAll('#net circle[data-kind=\"A\"]').length") == 15
+    page.page.check('input[name="colour"][value="delta"]')
+    assert page.js("document.querySelectorAll('#net circle[data-kind=\"delta\"]').length") == 13
 
 
 def test_one_step_in_step_mode_shows_the_numbers_of_network_backward(page):

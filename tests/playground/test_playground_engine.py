@@ -307,3 +307,13 @@ def test_without_the_extra_the_message_names_it(monkeypatch, capsys):
         err.startswith("deltaprop: error: the playground needs the optional extra")
         and err.count("\n") == 1
     )
+
+
+def test_the_learning_rate_and_the_speed_change_while_training_goes_on():
+    s = Session()
+    s.train(30)
+    net = s.net
+    s.configure({"lr": 0.001, "speed": 50})
+    assert s.net is net and s.steps == 30 and s.opt.lr == 0.001 and s.settings.speed == 50
+    s.configure({"lr": 0.001, "seed": 1})  # anything else starts again
+    assert s.net is not net and s.steps == 0

@@ -338,3 +338,13 @@ def test_a_diverging_run_pauses_with_a_message_and_reset_recovers(server):
         receive(ws, "data")
         frame = receive(ws, "frame")
         assert frame["step"] == 0 and np.isfinite(frame["train_cost"])
+
+
+def test_a_live_setting_keeps_training(server):
+    with opened(server) as ws:
+        ws.send(json.dumps({"type": "step"}))
+        assert receive(ws, "step")["step"] == 1
+        ws.send(json.dumps({"type": "configure", "settings": {"lr": 0.001}}))
+        assert receive(ws, "settings")["settings"]["lr"] == 0.001
+        ws.send(json.dumps({"type": "step"}))
+        assert receive(ws, "step")["step"] == 2

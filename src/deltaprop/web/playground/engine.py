@@ -58,6 +58,10 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 DATASETS = (*datasets.CLASSIFICATION, *datasets.REGRESSION, "csv")
 
 
+LIVE_SETTINGS = ("lr", "speed")
+"""Settings that change while training goes on; any other change starts again from step 0."""
+
+
 class SettingsError(ValueError):
     """A setting out of its bounds or of the wrong type; the message names the field."""
 
@@ -231,10 +235,19 @@ class Session:
 
         A refused setting raises :class:`SettingsError` and leaves the session as it was."""
         s = validate_settings(raw, self.settings)
+        if self.live_change(s):  # the learning rate or the speed: training goes on
+            self.settings = s
+            self.opt.lr = s.lr
+            return s
         data = make_data(s, self.csv)
         self.settings = s
         self.reset(data)
         return s
+
+    def live_change(self, s: Settings) -> bool:
+        """Whether ``s`` differs from the current settings only in :data:`LIVE_SETTINGS`."""
+        old, new = asdict(self.settings), asdict(s)
+        return all(old[k] == new[k] for k in old if k not in LIVE_SETTINGS)
 
     def upload_csv(self, text: Any) -> Settings:
         """Use the user's CSV text (see :func:`datasets.parse_csv`) as the data set."""

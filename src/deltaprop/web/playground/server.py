@@ -329,9 +329,17 @@ class Connection:
 
     async def on_configure(self, msg: dict[str, Any]) -> None:
         assert self.session is not None
-        settings = msg.get("settings")
-        await self.call(self.session.configure, settings)
-        await self.send_all(await self.call(self._data_and_frame))
+        session = self.session
+
+        def configure() -> bool:  # True: a new start (a new network), False: a live change
+            net = session.net
+            session.configure(msg.get("settings"))
+            return session.net is not net
+
+        if await self.call(configure):
+            await self.send_all(await self.call(self._data_and_frame))
+        else:  # lr or speed: training goes on with the new value
+            await self.send(_dumps({"type": "settings", "settings": asdict(session.settings)}))
 
     async def on_upload(self, msg: dict[str, Any]) -> None:
         assert self.session is not None

@@ -108,6 +108,10 @@
       }
       drawAll();
     },
+    settings(msg) { // lr or speed changed: training goes on
+      showSettings(msg.settings);
+      if (state.data) state.data.settings = msg.settings;
+    },
     step(msg) { state.step = msg; renderStep(msg); },
     paused() { setPlaying(false); },
     error(msg) { showError(msg.message); },
