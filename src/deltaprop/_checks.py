@@ -9,14 +9,14 @@ checks so that it stays standalone (plain Python floats, no NumPy).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from . import _array
 
 
-def is_int(x: Any) -> bool:
+def is_int(x: Any) -> TypeGuard[int]:
     """Whether ``x`` is an integer (Python or NumPy), not a bool."""
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
@@ -60,7 +60,8 @@ def positive_int(value: Any, name: str, minimum: int = 1) -> int:
 def seed(value: Any) -> int:
     """A seed as an int >= 0; ``None`` draws one from the operating system's entropy."""
     if value is None:
-        return int(np.random.SeedSequence().entropy)
+        entropy: Any = np.random.SeedSequence().entropy  # an int when drawn, as here
+        return int(entropy)
     if not is_int(value) or value < 0:
         raise ValueError(f"seed must be None or an integer >= 0; got {value!r}")
     return int(value)

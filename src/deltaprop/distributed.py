@@ -221,7 +221,9 @@ def _partials(net: Network, X: Any, Y: Any) -> Any:
 
 def _unflatten(net: Network, v: np.ndarray) -> tuple[Layers, Layers]:
     """Split a host vector ordered ``dW[1], db[1], ..., dW[L], db[L]`` into ``Layers``."""
-    dW, db, start = [], [], 0
+    dW: list[np.ndarray] = []
+    db: list[np.ndarray] = []
+    start = 0
     for l in range(1, net.L + 1):
         for out, shape in ((dW, (net.sizes[l], net.sizes[l - 1])), (db, (net.sizes[l], 1))):
             size = shape[0] * shape[1]

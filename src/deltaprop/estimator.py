@@ -63,7 +63,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -109,16 +109,18 @@ def _check(cond: bool, name: str, value: Any, expected: str) -> None:
         raise ValueError(f"{name} must be {expected}; got {value!r}")
 
 
-def _is_real(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and np.isfinite(x)
+def _is_real(x: Any) -> TypeGuard[float]:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and np.isfinite(np.asarray(x))
 
 
-def _is_int(x: Any) -> bool:
+def _is_int(x: Any) -> TypeGuard[int]:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 class _DeltaPropMLP(BaseEstimator):
     """Parameters, validation and the training call shared by both estimators."""
+
+    network_: Network  # set by fit
 
     def __init__(
         self,
@@ -189,7 +191,7 @@ class _DeltaPropMLP(BaseEstimator):
     # --- validation ----------------------------------------------------------------------
 
     def _hidden_sizes(self) -> list[int]:
-        h = self.hidden_layer_sizes
+        h: Any = self.hidden_layer_sizes  # the user's, unchecked until here
         sizes = [h] if _is_int(h) else h
         try:
             sizes = list(sizes)
