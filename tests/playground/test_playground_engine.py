@@ -251,6 +251,38 @@ def test_the_exported_model_predicts_like_the_session_in_the_datas_units(tmp_pat
         np.testing.assert_array_equal(model.predict(P.T), (expected[0] > 0.5).astype(int))
 
 
+def test_deltaprop_predict_gives_the_labels_of_the_exported_classifier(tmp_path):
+    s = Session()
+    s.train(200)
+    (tmp_path / "m.safetensors").write_bytes(s.model_file())
+    P = np.array([[0.0, 1.0, -1.0, 2.0], [1.0, -0.5, 0.5, 0.0]])
+    (tmp_path / "x.csv").write_text(
+        "x1,x2\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in P.T)
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deltaprop",
+            "predict",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "x.csv",
+            "--proba",
+            "--json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    columns = json.loads(out.stdout)["columns"]
+    p1 = s.predict_raw(P)[0]  # the boundary's value: the probability of label 1
+    np.testing.assert_allclose(columns["1"], p1, rtol=1e-9)
+    assert columns["label"] == [int(v > 0.5) for v in p1]
+
+
 def test_deltaprop_predict_reads_the_exported_model(tmp_path):
     s = Session()
     s.configure({"dataset": "sine", "output": "identity", "loss": "mse"})
