@@ -951,7 +951,8 @@ def _check_steps(ex: Explanation) -> list[dict[str, Any]]:
             "layer": None,
             "title": "Check: back-propagation against central differences",
             "equation": [
-                {"text": "∂J/∂θ ≈ (J(θ + ε) − J(θ − ε)) / 2ε,"},
+                {"text": "∂J/∂θ ≈ (J(θ + ε) − J(θ − ε)) / 2ε"},
+                {"text": ","},
                 {"text": f"ε = {c['eps']:g}"},
             ],
             "numbers": lines,
