@@ -11,6 +11,11 @@ medians. The harness is ``deltaprop._bench`` (``fit_run``).
 
     python benchmarks/fit_bench.py --threads 1 --out benchmarks/results/fit.json
 
+    # with an older commit's deltaprop timed in the same rounds (as deltaprop@deltaprop_base)
+    mkdir -p /tmp/base && git archive 467ce05 src/deltaprop | tar -x -C /tmp/base \
+        && mv /tmp/base/src/deltaprop /tmp/base/deltaprop_base
+    python benchmarks/fit_bench.py --threads 1 --baseline /tmp/base --out ...
+
 ``--threads N`` caps every library's thread pool (OpenBLAS, OpenMP/PyTorch, XLA) at N before
 any of them loads: on a shared, loaded machine two spinning BLAS threads per contender make
 the timings meaningless, one thread each compares the libraries on equal terms.
@@ -56,10 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", default=None, help="deltaprop engines besides numpy (jax)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--check-epochs", type=int, default=2)
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        help="a folder holding another copy of deltaprop as the package deltaprop_base "
+        "(e.g. an older commit's src/deltaprop copied there), timed in the same rounds",
+    )
     ap.add_argument("--threads", default=None, help="cap every library's threads (see above)")
     ap.add_argument("--out", default=None, help="write the JSON result here")
     args = ap.parse_args(argv)
     engines = None if args.engines is None else [e for e in args.engines.split(",") if e]
+    baselines = []
+    if args.baseline:
+        sys.path.insert(0, args.baseline)
+        baselines = ["deltaprop_base"]
     result = _bench.fit_run(
         args.configs.split(","),
         args.dtypes.split(","),
@@ -67,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         repeats=args.repeats,
         check_epochs=args.check_epochs,
         engines=engines,
+        baselines=baselines,
         progress=lambda s: print(s, file=sys.stderr, flush=True),
     )
     result["settings"]["threads"] = args.threads

@@ -933,11 +933,21 @@ def _dp_params(net: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(to_numpy(W).copy(), to_numpy(b).copy()) for W, b in zip(net.W, net.b)]
 
 
-def fit_deltaprop(p: FitProblem, backend: str = "numpy") -> FitContender:
+def fit_deltaprop(p: FitProblem, backend: str = "numpy", package: str = "") -> FitContender:
     """``deltaprop.fit``: Adam, shuffled batches, no early stopping; each call continues
-    training from the current weights (a new optimiser per call, as for every contender)."""
-    from .network import Network
-    from .training import fit
+    training from the current weights (a new optimiser per call, as for every contender).
+
+    ``package``: the name of another importable copy of deltaprop (say an older commit's
+    sources copied as ``deltaprop_base``) to time in the same rounds, as ``deltaprop@<name>``.
+    """
+    if package:
+        import importlib
+
+        Network = importlib.import_module(f"{package}.network").Network
+        fit = importlib.import_module(f"{package}.training").fit
+    else:
+        from .network import Network
+        from .training import fit
 
     net = Network(p.sizes, dtype=p.dtype, seed=0)
     for l in range(1, net.L + 1):
@@ -953,6 +963,8 @@ def fit_deltaprop(p: FitProblem, backend: str = "numpy") -> FitContender:
             seed=calls[0], n_iter_no_change=None)  # fmt: skip
 
     name = "deltaprop" if backend == "numpy" else f"deltaprop-{backend}"
+    if package:
+        name = f"deltaprop@{package}"
     return FitContender(name, epochs, lambda: _dp_params(net))
 
 
@@ -1146,10 +1158,14 @@ _FIT_MAKERS: dict[str, Callable[[FitProblem], FitContender]] = {
 
 def fit_contenders(
     p: FitProblem, peers: Sequence[str] = FIT_PEERS, estimator: bool = True, floor: bool = True,
-    engines: Sequence[str] = (),
+    engines: Sequence[str] = (), baselines: Sequence[str] = (),
 ) -> tuple[list[FitContender], dict[str, str]]:  # fmt: skip
-    """deltaprop's fit, the estimator, deltaprop's other engines, the peers, the floor."""
+    """deltaprop's fit, the estimator, deltaprop's other engines, the peers, the floor.
+
+    ``baselines``: names of other importable copies of deltaprop (:func:`fit_deltaprop`).
+    """
     out = [fit_deltaprop(p)]
+    out += [fit_deltaprop(p, package=b) for b in baselines]
     skipped: dict[str, str] = {}
     for eng in engines:
         try:
@@ -1214,6 +1230,7 @@ def fit_run(
     lr: float = 1e-3,
     engines: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    baselines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The fit benchmark: per-epoch time of every contender on each (config, dtype).
 
@@ -1221,7 +1238,8 @@ def fit_run(
     weights; a contender is "comparable" when its final MSE is within a factor 2 of
     deltaprop's and below a tenth of the initial MSE: the same training at the same pace), then
     fresh contenders are timed (:func:`time_fit`). ``engines``: deltaprop's compiled engines
-    to time too (default: ``"jax"`` where deltaprop has it and JAX imports).
+    to time too (default: ``"jax"`` where deltaprop has it and JAX imports); ``baselines``:
+    other copies of deltaprop to time in the same rounds (:func:`fit_deltaprop`).
 
     Returns
     -------
@@ -1251,7 +1269,7 @@ def fit_run(
             entry: dict[str, Any] = {"config": name, "sizes": sizes, "batch": batch, "n": n,
                                      "dtype": dt, "updates_per_epoch": p.updates}  # fmt: skip
             if check_epochs:
-                cs, _ = fit_contenders(p, peers, floor=False, engines=engines)
+                cs, _ = fit_contenders(p, peers, floor=False, engines=engines, baselines=baselines)
                 loss = fit_agreement(p, cs, check_epochs)
                 del cs
                 ref = loss["deltaprop"]
@@ -1261,7 +1279,7 @@ def fit_run(
                     for k_, v in loss.items()
                     if k_ != "initial"
                 }
-            cs, skip = fit_contenders(p, peers, engines=engines)
+            cs, skip = fit_contenders(p, peers, engines=engines, baselines=baselines)
             skipped.update(skip)
             entry["load_before"] = _loadavg()
             times = time_fit(cs, k, repeats=repeats)
@@ -1321,14 +1339,15 @@ def fit_markdown(result: dict[str, Any]) -> str:
     names: list[str] = []
     for r in result["results"]:
         names += [k for k in r["median_s"] if k not in names]
-    head = ["config", "dtype", *[f"{k} ms" for k in names], "dp/sklearn", "dp/torch",
-            "dp/jax", "dp/floor", "dp-jax/jax", "load"]  # fmt: skip
+    head = ["config", "dtype", *[f"{k} ms" for k in names], "dp/base", "dp/sklearn",
+            "dp/torch", "dp/jax", "dp/floor", "dp-jax/jax", "load"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["results"]:
         ms = [f"{1e3 * r['median_s'][k]:.4g}" if k in r["median_s"] else "" for k in names]
         rat = r["ratios"]
         rs = [f"{rat[k]:.2f}" if k in rat else "" for k in
-              ("sklearn", "torch", "jax", "floor", "deltaprop-jax/jax")]  # fmt: skip
+              ("deltaprop@deltaprop_base", "sklearn", "torch", "jax", "floor",
+               "deltaprop-jax/jax")]  # fmt: skip
         load = r.get("load_before") or ["?"]
         lines.append("| " + " | ".join([r["config"], r["dtype"], *ms, *rs, str(load[0])]) + " |")
     return "\n".join(lines)
