@@ -88,7 +88,7 @@ def test_compiled_epoch_equals_the_numpy_loop(make):
         sq.append([float(np.sum(g * g)) for g in dW])
         alive = [(d != 0) if a is None else a | (d != 0) for a, d in zip(alive, list(db)[:-1])]
         opt.step(net, dW, db)
-    Jj, sqj, alivej, widths = _jax.epoch(nj, optj, nj._asarray(Xs), nj._asarray(Ys), 64)
+    Jj, sqj, alivej, widths = _jax.epoch(nj, optj, nj._asarray(X), nj._asarray(Y), 64, perm)
     assert widths == [64, 64, 64, 64, 44]
     np.testing.assert_allclose(Jj, Js, rtol=1e-10)
     np.testing.assert_allclose(sqj, sq, rtol=1e-9)

@@ -202,40 +202,61 @@ def step(opt: Any, net: Any, dW: Any, db: Any) -> None:
 # --- a whole epoch ------------------------------------------------------------------------------
 
 
-def _epoch_fn(template: Any, rule: Any) -> Any:
+def _epoch_fn(template: Any, rule: Any, n: int, batch_size: int, shuffled: bool) -> Any:
     jax = _jax()
     jnp, lax = jax.numpy, jax.lax
     grads_of = _grad_fn(template)
     L = template.L
+    full, rest = divmod(n, batch_size)
 
-    def run(params: list[Any], slots: Any, Xb: Any, Yb: Any, etas: Any) -> Any:
-        """``Xb`` (B, n_0, m), ``Yb`` (B, n_L, m), ``etas`` (B,): B batches of width m."""
-        alive0 = [jnp.zeros((template.sizes[l], 1), dtype=bool) for l in range(1, L)]
+    def one(carry: Any, batch: Any) -> Any:
+        """One batch: the gradients (Network.backward), the record, the optimiser's step."""
+        params, slots, alive = carry
+        X, Y, eta = batch
+        J, dW, db = grads_of(params[0::2], params[1::2], X, Y)
+        sq = jnp.stack([jnp.sum(g * g) for g in dW])  # ||∂J/∂W^[l]||_F², l = 1..L
+        alive = [a | (d != 0) for a, d in zip(alive, db[:-1])]
+        grads = [g for pair in zip(dW, db) for g in pair]
+        params, slots = _apply(rule, params, grads, slots, eta)
+        return (params, slots, alive), (J, sq)
 
-        def one(carry: Any, batch: Any) -> Any:
-            params, slots, alive = carry
-            X, Y, eta = batch
-            J, dW, db = grads_of(params[0::2], params[1::2], X, Y)
-            sq = jnp.stack([jnp.sum(g * g) for g in dW])  # ||∂J/∂W^[l]||_F², l = 1..L
-            alive = [a | (d != 0) for a, d in zip(alive, db[:-1])]
-            grads = [g for pair in zip(dW, db) for g in pair]
-            params, slots = _apply(rule, params, grads, slots, eta)
-            return (params, slots, alive), (J, sq)
+    def run(params: list[Any], slots: Any, X: Any, Y: Any, perm: Any, etas: Any) -> Any:
+        """The epoch: columns in the order ``perm``, ``full`` batches in one scan, then the
+        shorter last one."""
+        if shuffled:
+            X, Y = jnp.take(X, perm, axis=1), jnp.take(Y, perm, axis=1)
+        carry = (params, slots, [jnp.zeros((template.sizes[l], 1), bool) for l in range(1, L)])
+        stop = full * batch_size
 
-        (params, slots, alive), (J, sq) = lax.scan(one, (params, slots, alive0), (Xb, Yb, etas))
-        return params, slots, alive, J, sq
+        def batches(A: Any) -> Any:  # (rows, full * m) -> (full, rows, m)
+            return jnp.transpose(
+                jnp.reshape(A[:, :stop], (A.shape[0], full, batch_size)), (1, 0, 2)
+            )
+
+        Js, sqs = [], []
+        if full:
+            carry, (J, sq) = lax.scan(one, carry, (batches(X), batches(Y), etas[:full]))
+            Js.append(J)
+            sqs.append(sq)
+        if rest:
+            carry, (J, sq) = one(carry, (X[:, stop:], Y[:, stop:], etas[full]))
+            Js.append(J[None])
+            sqs.append(sq[None])
+        params, slots, alive = carry
+        return params, slots, alive, jnp.concatenate(Js), jnp.concatenate(sqs)
 
     return jax.jit(run, donate_argnums=(0, 1))
 
 
 def epoch(
-    net: Any, opt: Any, Xs: Any, Ys: Any, batch_size: int
+    net: Any, opt: Any, X: Any, Y: Any, batch_size: int, perm: Any = None
 ) -> tuple[np.ndarray, np.ndarray, list[Any], list[int]]:
-    """Train one epoch over the columns of ``Xs``, ``Ys`` (already in the epoch's order).
+    """Train one epoch over the columns of ``X``, ``Y``, in the order ``perm`` if given.
 
-    Batches are ``Xs[:, s:s + batch_size]`` as in the NumPy loop: the full ones in one
-    compiled ``lax.scan``, a shorter last one in one more call. The network's parameters and
-    the optimiser's state and step count are updated.
+    The batches are the NumPy loop's, ``X[:, perm][:, s:s + batch_size]``: the full ones in
+    one compiled ``lax.scan``, a shorter last one after it, in the same compiled program
+    (one per network, rule, ``n`` and batch size). The network's parameters and the
+    optimiser's state and step count are updated; the host waits once, for the record.
 
     Returns
     -------
@@ -252,31 +273,21 @@ def epoch(
     jax = _jax()
     jnp = jax.numpy
     rule = _rule(opt)
-    fn = _cached(("epoch", _spec(net), rule), lambda: _epoch_fn(_template(net), rule))
-    n = Xs.shape[1]
+    n = X.shape[1]
     full, rest = divmod(n, batch_size)
+    shuffled = perm is not None
+    key = ("epoch", _spec(net), rule, n, batch_size, shuffled)
+    fn = _cached(key, lambda: _epoch_fn(_template(net), rule, n, batch_size, shuffled))
     params, slots = _prepare(opt, net)
-    # the epoch's own copies: the scan donates (reuses) the buffers it is given
+    # the epoch's own copies: the compiled epoch donates (reuses) the buffers it is given
     params = [jnp.array(p, copy=True) for p in params]
     slots = tuple(jnp.array(s, copy=True) for s in slots)
-    Js, sqs, alive_all, widths = [], [], [], []
-    for count, width, start in ((full, batch_size, 0), (1 if rest else 0, rest, full * batch_size)):
-        if count == 0:
-            continue
-        stop = start + count * width
-        Xb = jnp.transpose(jnp.reshape(Xs[:, start:stop], (Xs.shape[0], count, width)), (1, 0, 2))
-        Yb = jnp.transpose(jnp.reshape(Ys[:, start:stop], (Ys.shape[0], count, width)), (1, 0, 2))
-        etas = jnp.asarray(_eta(opt, count), dtype=net.dtype)
-        params, slots, alive, J, sq = fn(params, slots, Xb, Yb, etas)
-        Js.append(np.asarray(J, dtype=np.float64))
-        sqs.append(np.asarray(sq, dtype=np.float64))
-        alive_all.append(alive)
-        widths += [width] * count
+    etas = jnp.asarray(_eta(opt, full + (1 if rest else 0)), dtype=net.dtype)
+    perm = jnp.asarray(np.asarray(perm, dtype=np.int32)) if shuffled else jnp.zeros(0, jnp.int32)
+    params, slots, alive, J, sq = fn(params, slots, X, Y, perm, etas)
     _store(opt, net, params, slots)
-    alive = alive_all[0]
-    for more in alive_all[1:]:
-        alive = [a | b for a, b in zip(alive, more)]
-    return np.concatenate(Js), np.concatenate(sqs), alive, widths
+    widths = [batch_size] * full + ([rest] if rest else [])
+    return np.asarray(J, dtype=np.float64), np.asarray(sq, dtype=np.float64), alive, widths
 
 
 __all__ = ["epoch", "gradients", "step"]
