@@ -161,6 +161,40 @@ def _apply(rule: Any, params: list[Any], grads: list[Any], slots: Any, eta: Any)
     return out, slots
 
 
+def _apply_each(rule: Any, params: list[Any], grads: list[Any], slots: Any, eta: Any) -> Any:
+    """:func:`_apply` with the state as one array per parameter (``slots[s][k]``): the same
+    element-wise operations, without gathering the gradients into one vector (XLA fuses each
+    parameter's rule into one loop; the gather and the split would be copies)."""
+    if rule[0] == "sgd":
+        return [p - g * eta for p, g in zip(params, grads)], slots
+    out, new = [], [[] for _ in slots]
+    for k, (p, g) in enumerate(zip(params, grads)):
+        U, s_k = _update(rule, g, tuple(s[k] for s in slots), eta)
+        out.append(p + U)
+        for i, v in enumerate(s_k):
+            new[i].append(v)
+    return out, tuple(new)
+
+
+def _split_slots(slots: Any, params: list[Any]) -> Any:
+    """Flat state vectors as one array per parameter (shapes of W[1], b[1], ...)."""
+    jnp = _jax().numpy
+    out = []
+    for flat in slots:
+        parts, o = [], 0
+        for p in params:
+            n = math.prod(p.shape)
+            parts.append(jnp.reshape(flat[o : o + n], p.shape))
+            o += n
+        out.append(parts)
+    return tuple(out)
+
+
+def _join_slots(slots: Any) -> Any:
+    jnp = _jax().numpy
+    return tuple(jnp.concatenate([jnp.reshape(a, (-1,)) for a in parts]) for parts in slots)
+
+
 def _eta(opt: Any, steps: int) -> np.ndarray:
     """The step sizes of the next ``steps`` steps, in float64 as the NumPy rules compute them;
     Adam's step count ``t`` advances."""
@@ -217,7 +251,7 @@ def _epoch_fn(template: Any, rule: Any, n: int, batch_size: int, shuffled: bool)
         sq = jnp.stack([jnp.sum(g * g) for g in dW])  # ||∂J/∂W^[l]||_F², l = 1..L
         alive = [a | (d != 0) for a, d in zip(alive, db[:-1])]
         grads = [g for pair in zip(dW, db) for g in pair]
-        params, slots = _apply(rule, params, grads, slots, eta)
+        params, slots = _apply_each(rule, params, grads, slots, eta)
         return (params, slots, alive), (J, sq)
 
     def run(params: list[Any], slots: Any, X: Any, Y: Any, perm: Any, etas: Any) -> Any:
@@ -225,7 +259,8 @@ def _epoch_fn(template: Any, rule: Any, n: int, batch_size: int, shuffled: bool)
         shorter last one."""
         if shuffled:
             X, Y = jnp.take(X, perm, axis=1), jnp.take(Y, perm, axis=1)
-        carry = (params, slots, [jnp.zeros((template.sizes[l], 1), bool) for l in range(1, L)])
+        alive = [jnp.zeros((template.sizes[l], 1), bool) for l in range(1, L)]
+        carry = (params, _split_slots(slots, params), alive)
         stop = full * batch_size
 
         def batches(A: Any) -> Any:  # (rows, full * m) -> (full, rows, m)
@@ -243,7 +278,7 @@ def _epoch_fn(template: Any, rule: Any, n: int, batch_size: int, shuffled: bool)
             Js.append(J[None])
             sqs.append(sq[None])
         params, slots, alive = carry
-        return params, slots, alive, jnp.concatenate(Js), jnp.concatenate(sqs)
+        return params, _join_slots(slots), alive, jnp.concatenate(Js), jnp.concatenate(sqs)
 
     return jax.jit(run, donate_argnums=(0, 1))
 
