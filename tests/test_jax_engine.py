@@ -107,3 +107,18 @@ def test_float32_stays_float32_and_trains():
     h = dp.fit(nj, X.astype(np.float32), Y.astype(np.float32), epochs=3, batch_size=100)
     assert all(W.dtype == np.float32 for W in nj.W)
     assert h.loss[-1] < h.loss[0]
+
+
+def test_fit_runs_each_epoch_as_one_compiled_program(monkeypatch):
+    calls = []
+    epoch = _jax.epoch
+
+    def counted(*args, **kwargs):
+        calls.append(args[4])  # the batch size
+        return epoch(*args, **kwargs)
+
+    monkeypatch.setattr(_jax, "epoch", counted)
+    X, Y = _data()
+    nj = dp.Network([5, 16, 8, 1], seed=0).to("jax")
+    h = dp.fit(nj, X, Y, epochs=2, batch_size=64, seed=1, optimizer="adam", lr=1e-2)
+    assert calls == [64, 64] and h.n_iter == 2

@@ -72,7 +72,7 @@ def backend_namespace(backend: str) -> Any:
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("backend='jax' needs JAX: pip install 'deltaprop[jax]'") from e
         jax.config.update("jax_enable_x64", True)
-        return jax.numpy
+        return jax.numpy  # itself an array-API namespace
     if backend == "array_api_strict":
         try:
             import array_api_strict as strict_xp

@@ -62,16 +62,15 @@ def _template(net: Any) -> Any:
     t.__dict__.update(net.__dict__)
     t.W = t.b = None
     t._keep = (list(net.g), net.loss)  # keeps the ids of _spec alive with the cache entry
+    t._layers = type(net.W)  # Layers, without importing network (which imports this module)
     return t
 
 
 def _shadow(template: Any, Ws: Any, bs: Any) -> Any:
-    from .network import Layers
-
     s = object.__new__(type(template))
     s.__dict__.update(template.__dict__)
-    s.W = Layers(list(Ws), "W")
-    s.b = Layers(list(bs), "b")
+    s.W = template._layers(list(Ws), "W")
+    s.b = template._layers(list(bs), "b")
     return s
 
 
@@ -167,7 +166,8 @@ def _apply_each(rule: Any, params: list[Any], grads: list[Any], slots: Any, eta:
     parameter's rule into one loop; the gather and the split would be copies)."""
     if rule[0] == "sgd":
         return [p - g * eta for p, g in zip(params, grads)], slots
-    out, new = [], [[] for _ in slots]
+    out: list[Any] = []
+    new: list[list[Any]] = [[] for _ in slots]
     for k, (p, g) in enumerate(zip(params, grads)):
         U, s_k = _update(rule, g, tuple(s[k] for s in slots), eta)
         out.append(p + U)

@@ -25,6 +25,7 @@ from .. import _array, _checks, distributed
 
 if TYPE_CHECKING:
     from ..network import Network
+    from ._steps import EpochSums
 
 Batch = tuple[Any, Any]
 
@@ -48,6 +49,7 @@ class MiniBatches:
                 )
                 batch_size = n
         self.batch_size = batch_size
+        self.compiled = net.backend == "jax"  # run_epoch: the epoch as one XLA program
 
     def batches(self, rng: np.random.Generator) -> Iterator[Batch]:
         X, Y, n = self.X, self.Y, self.n
@@ -61,6 +63,15 @@ class MiniBatches:
     def gradient(self, X_B: Any, Y_B: Any) -> Any:
         return self.net._gradients(X_B, Y_B)  # back-propagation: equations (ii) and (i)
 
+    def run_epoch(self, rng: np.random.Generator, opt: Any, sums: EpochSums) -> None:
+        """The whole epoch on the compiled engine: the batches of :meth:`batches` (the same
+        draw from ``rng``), each one's gradient and the optimiser's step, in one program."""
+        from .. import _jax
+
+        perm = rng.permutation(self.n) if self.shuffle else None
+        J, sq, alive, widths = _jax.epoch(self.net, opt, self.X, self.Y, self.batch_size, perm)
+        sums.add_epoch(J, sq, alive, widths)
+
 
 class DaskBatch:
     """Dask arrays ``X`` (n_0, n) and ``Y`` (n_L, n) (checked: ``distributed.check_batch``):
@@ -69,6 +80,7 @@ class DaskBatch:
     def __init__(self, net: Network, X: Any, Y: Any, batch_size: Any) -> None:
         self.net, self.X, self.Y = net, X, Y
         self.n = int(self.X.shape[1])
+        self.compiled = False
         if batch_size != "auto":
             warnings.warn(
                 f"batch_size={batch_size!r} is ignored: training on Dask arrays is full-batch "

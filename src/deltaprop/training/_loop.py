@@ -224,10 +224,13 @@ class _Run:
         net, state, opt, source = self.net, self.state, self.opt, self.source
         lr = opt.lr
         sums = EpochSums(net)
-        for X_B, Y_B in source.batches(self.rng):
-            J, dW, db = source.gradient(X_B, Y_B)  # back-propagation
-            sums.add(J, dW, db, X_B.shape[1])
-            opt.step(net, dW, db)  # θ ← θ + U(∂J/∂θ)
+        if isinstance(source, MiniBatches) and source.compiled:  # one XLA program (_jax)
+            source.run_epoch(self.rng, opt, sums)
+        else:
+            for X_B, Y_B in source.batches(self.rng):
+                J, dW, db = source.gradient(X_B, Y_B)  # back-propagation
+                sums.add(J, dW, db, X_B.shape[1])
+                opt.step(net, dW, db)  # θ ← θ + U(∂J/∂θ)
         state.t += source.n
         loss = sums.loss(source.n)
         if not math.isfinite(loss):

@@ -52,6 +52,16 @@ class EpochSums:
             self.alive[l] = g != 0 if self.alive[l] is None else self.alive[l] | (g != 0)
         self.n_batches += 1
 
+    def add_epoch(self, J: Any, sq: Any, alive: list[Any], widths: list[int]) -> None:
+        """A compiled epoch's record (:func:`deltaprop._jax.epoch`): each batch's cost ``J[B]``
+        and squared gradient norms ``sq[B, l-1]``, and the units that got some error."""
+        for B, m in enumerate(widths):  # in batch order, as add() would have summed them
+            self.J += float(J[B]) * m
+            for l in range(len(self.norms)):
+                self.norms[l] += math.sqrt(float(sq[B, l]))
+        self.alive = list(alive)
+        self.n_batches += len(widths)
+
     def loss(self, n: int) -> float:
         """The epoch's training loss :math:`\\frac1n \\sum_B m_B J_B` (one device sync)."""
         return _to_float(self.J) / n
