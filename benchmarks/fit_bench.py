@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--check-epochs", type=int, default=2)
     ap.add_argument(
+        "--clock",
+        default="wall",
+        choices=("wall", "cpu"),
+        help="time the medians are of (both are recorded); cpu leaves out waiting for a core",
+    )
+    ap.add_argument(
         "--baseline",
         default=None,
         help="a folder holding another copy of deltaprop as the package deltaprop_base "
@@ -83,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         check_epochs=args.check_epochs,
         engines=engines,
         baselines=baselines,
+        clock=args.clock,
         progress=lambda s: print(s, file=sys.stderr, flush=True),
     )
     result["settings"]["threads"] = args.threads

@@ -222,3 +222,45 @@ def test_cli_bench_bad_usage(args, message, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+# --- the fit benchmark (issue 14) ------------------------------------------------------------
+
+
+def test_fit_contenders_train_alike_from_the_same_weights():
+    p = _bench.FitProblem.make("tiny", "float64", n=640)
+    assert p.updates == 10 and p.flops == 10 * (2 * 2 * (640 + 4096 + 64) + 2 * (4096 + 64)) * 64
+    cs, skipped = _bench.fit_contenders(p, _installed(["sklearn", "jax"]), floor=False)
+    loss = _bench.fit_agreement(p, cs, epochs=3)
+    assert loss["deltaprop"] < 0.5 * loss["initial"]
+    for name, v in loss.items():
+        if name != "initial":
+            assert 0.5 <= v / loss["deltaprop"] <= 2.0, (name, loss)
+
+
+def test_fit_run_json_shape_and_targets():
+    out = _bench.fit_run(["tiny"], ["float32"], [], repeats=1, check_epochs=0, engines=[])
+    (r,) = out["results"]
+    assert set(r["median_s"]) == {"deltaprop", "DeltaPropRegressor", "floor"}
+    assert set(r["median_cpu_s"]) == set(r["median_wall_s"]) == set(r["median_s"])
+    assert r["updates_per_epoch"] == 320 and "floor" in r["ratios"]
+    assert [t["name"] for t in r["targets"]] == []  # tiny has no floor target; no peers
+    json.dumps(out)
+    entry = {"config": "medium", "ratios": {"sklearn": 0.5, "torch": 1.2, "floor": 1.2}}
+    got = {t["name"]: t["met"] for t in _bench._fit_targets(entry)}
+    assert got == {
+        "deltaprop / sklearn": True,
+        "deltaprop / torch": False,
+        "deltaprop / floor": True,
+    }
+
+
+def test_cli_bench_fit_json(capsys):
+    args = ["bench", "--fit", "--configs", "tiny", "--dtypes", "float64", "--peers", "sklearn"]
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--repeats", "1", "--engines", "", "--json"])
+    assert e.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    (r,) = out["results"]
+    assert set(r["median_s"]) == {"deltaprop", "DeltaPropRegressor", "sklearn", "floor"}
+    assert all(r["comparable"].values())

@@ -36,7 +36,6 @@ passes apart. :func:`machine` records the machine, the libraries and the BLAS in
 
 from __future__ import annotations
 
-import functools
 import gc
 import math
 import os
@@ -48,7 +47,6 @@ import tracemalloc
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -878,10 +876,14 @@ class FitProblem:
     b0: list[np.ndarray]
 
     @classmethod
-    def make(cls, name: str, dtype: str, lr: float = 1e-3, seed: int = 0) -> FitProblem:
+    def make(
+        cls, name: str, dtype: str, lr: float = 1e-3, seed: int = 0, n: int | None = None
+    ) -> FitProblem:
+        """The problem of ``FIT_CONFIGS[name]``; ``n`` replaces its sample count (tests)."""
         from .network import Network
 
-        sizes, batch, n, _ = FIT_CONFIGS[name]
+        sizes, batch, n_, _ = FIT_CONFIGS[name]
+        n = n_ if n is None else n
         net = Network(sizes, dtype=dtype, seed=seed)
         rng = np.random.default_rng(seed + 1)
         X = rng.standard_normal((sizes[0], n))
@@ -1189,22 +1191,36 @@ def fit_contenders(
 
 def time_fit(
     cs: Sequence[FitContender], k: int, repeats: int = 3, pause_s: float = 0.2
-) -> dict[str, list[float]]:
-    """Interleaved: ``{name: [seconds per epoch, one per round]}``, each sample ``k`` epochs.
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Interleaved: ``{name: [seconds per epoch, one per round]}`` of wall-clock time and of
+    the process's CPU time, each sample ``k`` epochs.
 
     Every contender first trains one epoch untimed (compilation, caches, buffers); in round r
     the contenders run in the order rotated by r, the garbage collector off during a sample.
+    CPU time (``time.process_time``, all threads of the process) leaves out the time spent
+    waiting for a core: on a machine loaded by others it is the steadier measure of a
+    single-threaded contender's work (caches shared with the other processes still inflate it).
     """
     for c in cs:
         c.epochs(1)
-    times: dict[str, list[float]] = {c.name: [] for c in cs}
+    wall: dict[str, list[float]] = {c.name: [] for c in cs}
+    cpu: dict[str, list[float]] = {c.name: [] for c in cs}
     order = list(range(len(cs)))
     for r in range(repeats):
         for i in order[r % len(cs) :] + order[: r % len(cs)]:
             gc.collect()
             time.sleep(pause_s)
-            times[cs[i].name].append(_sample(functools.partial(cs[i].epochs, k), 1) / k)
-    return times
+            c = cs[i]
+            gc.disable()
+            try:
+                t0, c0 = time.perf_counter(), time.process_time()
+                c.epochs(k)
+                t1, c1 = time.perf_counter(), time.process_time()
+            finally:
+                gc.enable()
+            wall[c.name].append((t1 - t0) / k)
+            cpu[c.name].append((c1 - c0) / k)
+    return wall, cpu
 
 
 def fit_agreement(p: FitProblem, cs: Sequence[FitContender], epochs: int) -> dict[str, float]:
@@ -1232,6 +1248,7 @@ def fit_run(
     engines: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
     baselines: Sequence[str] = (),
+    clock: str = "wall",
 ) -> dict[str, Any]:
     """The fit benchmark: per-epoch time of every contender on each (config, dtype).
 
@@ -1240,7 +1257,8 @@ def fit_run(
     deltaprop's and below a tenth of the initial MSE: the same training at the same pace), then
     fresh contenders are timed (:func:`time_fit`). ``engines``: deltaprop's compiled engines
     to time too (default: ``"jax"`` where deltaprop has it and JAX imports); ``baselines``:
-    other copies of deltaprop to time in the same rounds (:func:`fit_deltaprop`).
+    other copies of deltaprop to time in the same rounds (:func:`fit_deltaprop`); ``clock``:
+    what the medians and ratios are of, ``"wall"`` or ``"cpu"`` time (both are recorded).
 
     Returns
     -------
@@ -1255,6 +1273,8 @@ def fit_run(
     for dt in dtypes:
         if dt not in DTYPES:
             raise ValueError(f"dtypes must be among {', '.join(DTYPES)}; got {dt!r}")
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu'; got {clock!r}")
     if engines is None:
         engines = [e for e in ("jax",) if _has_engine(e)]
     results = []
@@ -1283,20 +1303,24 @@ def fit_run(
             cs, skip = fit_contenders(p, peers, engines=engines, baselines=baselines)
             skipped.update(skip)
             entry["load_before"] = _loadavg()
-            times = time_fit(cs, k, repeats=repeats)
+            wall, cpu = time_fit(cs, k, repeats=repeats)
+            times = cpu if clock == "cpu" else wall
             entry["load_after"] = _loadavg()
+            entry["clock"] = clock
             entry["median_s"] = {c: statistics.median(v) for c, v in times.items()}
+            entry["median_wall_s"] = {c: statistics.median(v) for c, v in wall.items()}
+            entry["median_cpu_s"] = {c: statistics.median(v) for c, v in cpu.items()}
+            entry["samples_wall_s"], entry["samples_cpu_s"] = wall, cpu
             entry["ratios"] = ratios(times)
             if "deltaprop-jax" in times and "jax" in times:
                 entry["ratios"]["deltaprop-jax/jax"] = ratios(times, of="deltaprop-jax")["jax"]
-            entry["samples_s"] = times
             entry["epoch_gflop"] = p.flops / 1e9
             entry["targets"] = _fit_targets(entry)
             results.append(entry)
             del cs
     return {
         "machine": machine(),
-        "settings": {"repeats": repeats, "check_epochs": check_epochs, "lr": lr,
+        "settings": {"repeats": repeats, "check_epochs": check_epochs, "lr": lr, "clock": clock,
                      "optimizer": "adam", "configs": {c: FIT_CONFIGS[c] for c in configs}},
         "load_average": {"before": load_before, "after": _loadavg()},
         "wall_s": time.perf_counter() - t_start,
@@ -1335,20 +1359,34 @@ def _fit_targets(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def fit_markdown(result: dict[str, Any]) -> str:
-    """The fit benchmark as a Markdown table: ms per epoch (medians) and deltaprop's ratios."""
+def fit_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows: ms per epoch (medians) of each contender, deltaprop's ratios, load.
+
+    Short names: dp = deltaprop's ``fit``, estimator = ``DeltaPropRegressor.fit``, dp-jax =
+    ``fit`` on the compiled engine, dp@base = the ``--baseline`` copy of deltaprop."""
     names: list[str] = []
     for r in result["results"]:
         names += [k for k in r["median_s"] if k not in names]
-    head = ["config", "dtype", *[f"{k} ms" for k in names], "dp/base", "dp/sklearn",
-            "dp/torch", "dp/jax", "dp/floor", "dp-jax/jax", "load"]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    keys = ("deltaprop@deltaprop_base", "sklearn", "torch", "jax", "floor", "deltaprop-jax/jax")
+    shown = [k for k in keys if any(k in r["ratios"] for r in result["results"])]
+    label = {"deltaprop@deltaprop_base": "dp/base", "deltaprop-jax/jax": "dp-jax/jax"}
+    short = {"deltaprop": "dp", "deltaprop@deltaprop_base": "dp@base", "deltaprop-jax": "dp-jax"}
+    short["DeltaPropRegressor"] = "estimator"
+    head = ["config", "dtype", *[f"{short.get(k, k)} ms" for k in names]]
+    head += [label.get(k, f"dp/{k}") for k in shown] + ["load"]
+    rows = []
     for r in result["results"]:
         ms = [f"{1e3 * r['median_s'][k]:.4g}" if k in r["median_s"] else "" for k in names]
         rat = r["ratios"]
-        rs = [f"{rat[k]:.2f}" if k in rat else "" for k in
-              ("deltaprop@deltaprop_base", "sklearn", "torch", "jax", "floor",
-               "deltaprop-jax/jax")]  # fmt: skip
+        rs = [f"{rat[k]:.2f}" if k in rat else "" for k in shown]
         load = r.get("load_before") or ["?"]
-        lines.append("| " + " | ".join([r["config"], r["dtype"], *ms, *rs, str(load[0])]) + " |")
+        rows.append([r["config"], r["dtype"], *ms, *rs, str(load[0])])
+    return head, rows
+
+
+def fit_markdown(result: dict[str, Any]) -> str:
+    """The fit benchmark as a Markdown table (:func:`fit_table`)."""
+    head, rows = fit_table(result)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
