@@ -103,3 +103,21 @@ def test_a_gradient_already_in_the_buffer_is_not_copied():
         opt2.step(net2, views[0::2], views[1::2])
     for a, b in zip([*net1.W, *net1.b], [*net2.W, *net2.b]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fast_path_into_the_optimizers_buffer_is_bit_identical(dtype):
+    net = dp.Network([6, 20, 9, 2], seed=2, dtype=dtype, alpha=1e-3)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(6, 33)).astype(dtype)
+    Y = rng.normal(size=(2, 33)).astype(dtype)
+    opt = Adam()
+    out = opt._grad_buffers(net)
+    assert out is not None
+    J, dW, db = net._gradients(X, Y)
+    J2, dW2, db2 = net._gradients(X, Y, out=out)
+    assert J2 == J
+    for a, b, o in zip([*dW, *db], [*dW2, *db2], [*out[0], *out[1]]):
+        assert b is o  # written in place: the step's gather copies nothing
+        np.testing.assert_array_equal(a, b)
+    assert SGD(lr=0.1)._grad_buffers(net) is None  # plain SGD keeps no flat buffer

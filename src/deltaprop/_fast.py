@@ -28,10 +28,14 @@ several shapes and ``alpha > 0``) with five changes, each one a line you can fin
 
 What is returned is always new: ``dW[l]`` and ``db[l]`` are fresh arrays on every call (the
 optimisers may overwrite them, callers may keep them), and no buffer of the workspace ever
-leaves this module. Other activations than ReLU and identity go through their own
-``g``/``g_prime`` (still with the buffers of 1, 2 and 4); any other case (another backend,
-mixed dtypes, a hidden activation that is not element-wise) is not handled here:
-:func:`applicable` says so, and :class:`~deltaprop.network.Network` uses the reference.
+leaves this module; except where the caller passes ``out=``: the fit loop hands in the
+optimiser's flat gradient buffer, so that a step allocates no parameter-sized array and the
+optimiser need not copy the gradients into it.
+
+Other activations than ReLU and identity go through their own ``g``/``g_prime`` (still with
+the buffers of 1, 2 and 4); any other case (another backend, mixed dtypes, a hidden activation
+that is not element-wise) is not handled here: :func:`applicable` says so, and
+:class:`~deltaprop.network.Network` uses the reference.
 
 Concurrency: each workspace has a lock; a call that finds it taken (two threads training the
 same network) computes with a private workspace instead, so results never mix.
@@ -155,7 +159,9 @@ def release(net: Any) -> None:
         _CACHE.pop(net, None)
 
 
-def gradients(net: Any, X: Any, Y: Any, cache: bool = True) -> tuple[Any, list[Any], list[Any]]:
+def gradients(
+    net: Any, X: Any, Y: Any, cache: bool = True, out: Any = None
+) -> tuple[Any, list[Any], list[Any]]:
     """:math:`J`, ``dW``, ``db`` for a batch, as :meth:`Network.backward` would give them.
 
     Parameters
@@ -167,6 +173,10 @@ def gradients(net: Any, X: Any, Y: Any, cache: bool = True) -> tuple[Any, list[A
     cache : bool, default True
         Keep the workspace for the next call with the same ``m`` (the training loop); False
         allocates one for this call only (one-off calls, which should not pin memory).
+    out : (dW, db) or None
+        Arrays of the gradients' shapes and the network's dtype to write ``dW[l-1]`` and
+        ``db[l-1]`` into (the optimiser's flat gradient buffer, ``Optimizer._grad_buffers``)
+        instead of new ones; the same products and sums, so the same bits.
 
     Returns
     -------
@@ -181,7 +191,7 @@ def gradients(net: Any, X: Any, Y: Any, cache: bool = True) -> tuple[Any, list[A
         ws = workspace(net, X.shape[1], cache=False)
         ws.lock.acquire()
     try:
-        return _step(net, ws, X, Y)
+        return _step(net, ws, X, Y, out)
     finally:
         ws.lock.release()
 
@@ -203,7 +213,9 @@ def _forward(net: Any, ws: Workspace, X: Any) -> list[Any]:
     return A
 
 
-def _step(net: Any, ws: Workspace, X: Any, Y: Any) -> tuple[Any, list[Any], list[Any]]:
+def _step(
+    net: Any, ws: Workspace, X: Any, Y: Any, out: Any = None
+) -> tuple[Any, list[Any], list[Any]]:
     L, m, kinds = net.L, ws.m, ws.kinds
     W, g = [None, *net.W], [None, *net.g]
     Z = ws.Z
@@ -224,8 +236,12 @@ def _step(net: Any, ws: Workspace, X: Any, Y: Any) -> tuple[Any, list[Any], list
     dW: list[Any] = [None] * L
     db: list[Any] = [None] * L
     for l in range(L, 0, -1):
-        dW[l - 1] = delta @ A[l - 1].T  # ∂J/∂W^[l] = δ^[l] (A^[l-1])ᵀ
-        db[l - 1] = np.sum(delta, axis=1, keepdims=True)  # ∂J/∂b^[l] = δ^[l] 1_m
+        if out is None:
+            dW[l - 1] = delta @ A[l - 1].T  # ∂J/∂W^[l] = δ^[l] (A^[l-1])ᵀ
+            db[l - 1] = np.sum(delta, axis=1, keepdims=True)  # ∂J/∂b^[l] = δ^[l] 1_m
+        else:  # the same, written where the optimiser reads them
+            dW[l - 1] = np.matmul(delta, A[l - 1].T, out=out[0][l - 1])
+            db[l - 1] = np.sum(delta, axis=1, keepdims=True, out=out[1][l - 1])
         if l == 1:
             break
         kind = kinds[l - 1]

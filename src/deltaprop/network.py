@@ -378,7 +378,9 @@ class Network:
         J, dW, db = self._gradients(X, Y, keep_buffers=False)
         return _array.item(J), dW, db
 
-    def _gradients(self, X: Any, Y: Any, keep_buffers: bool = True) -> tuple[Any, Layers, Layers]:
+    def _gradients(
+        self, X: Any, Y: Any, keep_buffers: bool = True, out: Any = None
+    ) -> tuple[Any, Layers, Layers]:
         """:meth:`gradients` without input validation; ``J`` stays an array (no device sync).
 
         The training loop's hot path. On NumPy it runs :mod:`deltaprop._fast`: the same
@@ -388,7 +390,7 @@ class Network:
         caller may keep them or overwrite them (the optimisers do).
         """
         if _fast.applicable(self, X, Y):
-            J, dW, db = _fast.gradients(self, X, Y, cache=keep_buffers)
+            J, dW, db = _fast.gradients(self, X, Y, cache=keep_buffers, out=out)
             return J, Layers(dW, "dW"), Layers(db, "db")
         if self.backend == "jax":  # the same reference, traced once and compiled (deltaprop._jax)
             from . import _jax

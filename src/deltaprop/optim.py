@@ -162,6 +162,22 @@ class Optimizer:
     def _update(self, G: Any) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    def _grad_buffers(self, net: Any) -> tuple[list[Any], list[Any]] | None:
+        """Per-parameter views ``(dW, db)`` of the flat gradient buffer, for a fast path to
+        write the next step's gradients into (NumPy, rules with state); None otherwise.
+
+        :meth:`_gather` then finds them in place and copies nothing.
+        """
+        if getattr(net, "backend", None) != "numpy" or not self._slots:
+            return None
+        params = [p for pair in zip(net.W, net.b) for p in pair]
+        if self._state is None or len(self._layout) != len(params):
+            self._init_state(net, params)
+        if self._G is None:
+            return None
+        views = self._views[id(self._G)]
+        return views[0::2], views[1::2]
+
     def _gather(self, grads: list[Any]) -> Any:
         """The gradients as one flat vector (a reused buffer on NumPy)."""
         if self._G is not None:

@@ -60,8 +60,9 @@ class MiniBatches:
             stop = min(start + self.batch_size, n)
             yield X[:, start:stop], Y[:, start:stop]
 
-    def gradient(self, X_B: Any, Y_B: Any) -> Any:
-        return self.net._gradients(X_B, Y_B)  # back-propagation: equations (ii) and (i)
+    def gradient(self, X_B: Any, Y_B: Any, out: Any = None) -> Any:
+        # back-propagation: equations (ii) and (i); into the optimiser's buffer when given
+        return self.net._gradients(X_B, Y_B, out=out)
 
     def run_epoch(self, rng: np.random.Generator, opt: Any, sums: EpochSums) -> None:
         """The whole epoch on the compiled engine: the batches of :meth:`batches` (the same
@@ -92,7 +93,7 @@ class DaskBatch:
     def batches(self, rng: np.random.Generator) -> Iterator[Batch]:
         yield self.X, self.Y
 
-    def gradient(self, X_B: Any, Y_B: Any) -> Any:
+    def gradient(self, X_B: Any, Y_B: Any, out: Any = None) -> Any:
         return distributed.gradients(self.net, X_B, Y_B)  # Σ_k (m_k/m) ∂J_k/∂θ over blocks
 
 

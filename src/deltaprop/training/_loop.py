@@ -227,8 +227,9 @@ class _Run:
         if isinstance(source, MiniBatches) and source.compiled:  # one XLA program (_jax)
             source.run_epoch(self.rng, opt, sums)
         else:
+            out = opt._grad_buffers(net)  # NumPy: the gradients go straight where opt reads them
             for X_B, Y_B in source.batches(self.rng):
-                J, dW, db = source.gradient(X_B, Y_B)  # back-propagation
+                J, dW, db = source.gradient(X_B, Y_B, out)  # back-propagation
                 sums.add(J, dW, db, X_B.shape[1])
                 opt.step(net, dW, db)  # θ ← θ + U(∂J/∂θ)
         state.t += source.n
