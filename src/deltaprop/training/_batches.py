@@ -61,7 +61,10 @@ class MiniBatches:
             yield X[:, start:stop], Y[:, start:stop]
 
     def gradient(self, X_B: Any, Y_B: Any, out: Any = None) -> Any:
-        # back-propagation: equations (ii) and (i); into the optimiser's buffer when given
+        # back-propagation: equations (ii) and (i); into the optimiser's buffer when given,
+        # unless _gradients was wrapped on the instance (instrumentation takes (X, Y) only)
+        if out is None or "_gradients" in vars(self.net):
+            return self.net._gradients(X_B, Y_B)
         return self.net._gradients(X_B, Y_B, out=out)
 
     def run_epoch(self, rng: np.random.Generator, opt: Any, sums: EpochSums) -> None:
