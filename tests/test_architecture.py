@@ -23,7 +23,7 @@ KNOWN_LONG: set[str] = {
     "deltaprop/data.py:read_csv",
     "deltaprop/estimator.py:_fit",
 }
-KNOWN_CYCLES: set[tuple[str, ...]] = {("deltaprop._jax", "deltaprop.network")}
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
 
 def _import_graph() -> dict[str, set[str]]:
