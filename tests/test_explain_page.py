@@ -225,3 +225,26 @@ def test_a_new_stepper_on_the_same_root_replaces_the_old_one(guarded):
     page.evaluate("window.second.destroy()")
     page.keyboard.press("ArrowRight")
     assert page.evaluate("window.second.index()") == 1
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (390, 844)])
+def test_a_wider_softmax_network_in_the_exercise_numbering(browser, tmp_path, width, height):
+    sizes = (4, 8, 6, 3)
+    ex = explain(sizes=sizes, output="softmax", loss="cross_entropy", m=12, numbering="exercise")
+    path = write_html(ex, tmp_path / "wide.html")
+    g = Guarded(browser, path.as_uri(), width, height)
+    try:
+        data = page_data(ex)
+        for k in range(len(data["steps"])):
+            g.page.evaluate(f"window.deltapropStepper.go({k})")
+            assert g.page.locator("line.dp-edge").count() == 4 * 8 + 8 * 6 + 6 * 3
+            assert _dom_matrices(g.page) == _json_matrices(data["steps"][k])
+            overflow = g.page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (data["steps"][k]["id"], overflow)
+        labels = g.page.locator("svg .dp-layer-label").all_text_contents()
+        assert labels == ["input [1]", "hidden [2]", "hidden [3]", "output [4]"]
+        assert g.attempted == [] and g.errors == []
+    finally:
+        g.close()

@@ -48,6 +48,15 @@
     return s.replace("-", "\u2212");
   };
 
+  // a unit's value in at most about 5 characters, to fit inside its circle
+  D.formatShort = function (x) {
+    if (x === 0) return "0";
+    if (!isFinite(x)) return String(x);
+    var a = Math.abs(x);
+    var s = a >= 0.01 && a < 1000 ? String(Number(x.toPrecision(2))) : x.toExponential(0);
+    return s.replace("-", "\u2212");
+  };
+
   function el(name, attrs, parent) {
     var e = document.createElementNS(SVGNS, name);
     for (var k in attrs) e.setAttribute(k, attrs[k]);
@@ -125,7 +134,7 @@
           c.setAttribute("data-value", vals[k]);
           var tv = el("text", { x: x(l2), y: y(l2, k), class: "dp-unit-value",
             fill: D.isDark(vals[k], uscale) ? "#fff" : "#111" }, nodes);
-          tv.textContent = D.format(vals[k]);
+          tv.textContent = D.formatShort(vals[k]);
           var title = el("title", {}, c);
           title.textContent = (u.kind === "delta" ? "\u03b4" : "A") + "[" + lab + "] unit " + (k + 1) + ": " + vals[k];
         }

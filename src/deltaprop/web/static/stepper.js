@@ -35,7 +35,8 @@
     if (item.label_mathml) label.innerHTML = item.label_mathml;
     else label.textContent = item.text;
     h("span", { class: "dp-shape" }, cap, item.shape[0] + "\u00d7" + item.shape[1]);
-    var table = h("table", { class: "dp-mat" }, fig);
+    var scroll = h("div", { class: "dp-scroll" }, fig);  // a wide matrix scrolls, the page does not
+    var table = h("table", { class: "dp-mat" }, scroll);
     var scale = D.maxAbs(item.values);
     if (item.cols) {
       var hr = h("tr", {}, h("thead", {}, table));
@@ -110,8 +111,15 @@
     function draw() {
       var st = steps[index];
       if (D.drawNetwork) {
+        // data.W is keyed by the layers' labels (the exercise numbering shifts them by one);
+        // the drawing wants deltaprop's numbers 1..L
+        var W = {};
+        for (var l = 1; l < net.sizes.length; l++) {
+          var key = net.layer_labels ? net.layer_labels[String(l)] : String(l);
+          W[String(l)] = data.W[key];
+        }
         D.drawNetwork(svg, {
-          sizes: net.sizes, W: data.W, labels: net.layer_labels,
+          sizes: net.sizes, W: W, labels: net.layer_labels,
           units: st.units || [], edges: st.edges || null, sample: sample
         });
       }
