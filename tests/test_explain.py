@@ -280,3 +280,10 @@ def test_docstring_examples():
     ):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_only_small_networks_are_explained():
+    with pytest.raises(ValueError, match="at most 64 units"):
+        explain(sizes=(2, 100, 1))
+    with pytest.raises(ValueError, match="64 samples"):
+        explain(m=65)

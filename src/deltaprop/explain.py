@@ -57,6 +57,11 @@ EXERCISE_SIZES = (2, 3, 2, 1)
 
 NUMBERINGS = ("deltaprop", "exercise")
 
+MAX_UNITS = 64
+"""The widest layer :func:`explain` takes (it prints every number)."""
+MAX_BATCH = 64
+"""The largest batch :func:`explain` takes."""
+
 Token = dict[str, Any]
 
 
@@ -377,6 +382,12 @@ def explain(
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     X, Y = net._check_XY(X, Y)
+    too_big = [n for n in net.sizes if n > MAX_UNITS]
+    if too_big or X.shape[1] > MAX_BATCH:
+        raise ValueError(
+            f"explain shows every number, so it takes small networks: at most {MAX_UNITS} units "
+            f"per layer and {MAX_BATCH} samples; got sizes {net.sizes} and m = {X.shape[1]}"
+        )
 
     Z, A = net.forward_pass(X)
     deltas, dW, db = net.backward(Z, A, Y)
