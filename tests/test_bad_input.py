@@ -426,7 +426,7 @@ ARG_CASES = [
     ),
     ("gradcheck-tol-nan", ["gradcheck", "--tol", "nan"], ["tol must be >= 0 and finite", "nan"]),
     ("gradcheck-eps-0", ["gradcheck", "--eps", "0"], ["eps must be > 0", "0.0"]),
-    ("gradcheck-batch-0", ["gradcheck", "--batch", "0"], ["--batch must be >= 1", "got 0"]),
+    ("gradcheck-batch-0", ["gradcheck", "--batch", "0"], ["--batch-size must be >= 1", "got 0"]),
     (
         "out-is-a-file",
         ["train", "--epochs", "1", "--out", "{data}"],

@@ -46,7 +46,7 @@ def test_gradcheck_table():
         (["gradcheck", "--layers", "4"], "at least an input and an output width"),
         (["gradcheck", "--hidden", "rellu"], "unknown hidden 'rellu'; known activations"),
         (["gradcheck", "--loss", "nope"], "unknown loss 'nope'"),
-        (["gradcheck", "--batch", "0"], "--batch must be >= 1"),
+        (["gradcheck", "--batch", "0"], "--batch-size must be >= 1"),
         (["gradcheck", "--nonsense"], "No such option"),
         (["frobnicate"], "No such command"),
     ],

@@ -40,21 +40,33 @@ app = typer.Typer(
     help="Back-propagation in matrix form, exactly as derived on paper.",
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
+
+def _summary(command: Any) -> str:
+    """A command's first docstring sentence, shown whole by ``deltaprop --help``."""
+    first = " ".join((command.__doc__ or "").strip().split("\n\n")[0].split())
+    return first.split(". ")[0].rstrip(".")
+
+
 # the subcommands, in the order `deltaprop --help` lists them
-app.command("gradcheck")(gradcheck.gradcheck_command)
-app.command("train")(train.train_command)
-app.command("predict")(predict.predict_command)
-app.command("evaluate")(predict.evaluate_command)
-app.command("blowup")(blowup.blowup_command)
-app.command("derive")(derive.derive_command)
-app.command("bench")(bench.bench_command)
-app.command("playground")(playground.playground_command)
-app.command("explain")(explain.explain_command)
-app.command("check")(check.check_command)
+app.command("gradcheck", short_help=_summary(gradcheck.gradcheck_command))(
+    gradcheck.gradcheck_command
+)
+app.command("train", short_help=_summary(train.train_command))(train.train_command)
+app.command("predict", short_help=_summary(predict.predict_command))(predict.predict_command)
+app.command("evaluate", short_help=_summary(predict.evaluate_command))(predict.evaluate_command)
+app.command("blowup", short_help=_summary(blowup.blowup_command))(blowup.blowup_command)
+app.command("derive", short_help=_summary(derive.derive_command))(derive.derive_command)
+app.command("bench", short_help=_summary(bench.bench_command))(bench.bench_command)
+app.command("playground", short_help=_summary(playground.playground_command))(
+    playground.playground_command
+)
+app.command("explain", short_help=_summary(explain.explain_command))(explain.explain_command)
+app.command("check", short_help=_summary(check.check_command))(check.check_command)
 
 
 def _version_callback(value: bool) -> None:
@@ -91,6 +103,28 @@ def _user_message(e: Exception) -> str:
     return str(e)
 
 
+_EXTRAS = {
+    "torch": "torch",
+    "cupy": "gpu",
+    "dask": "dask",
+    "distributed": "dask",
+    "sympy": "symbolic",
+    "jax": "test",
+    "uvicorn": "playground",
+    "starlette": "playground",
+    "fastapi": "playground",
+}
+
+
+def _missing_extra(e: ModuleNotFoundError) -> str:
+    """A missing optional dependency, named with the extra that installs it."""
+    name = (e.name or str(e)).split(".")[0]
+    extra = _EXTRAS.get(name)
+    if extra is None:
+        return f"this needs the Python package {name!r}, which is not installed ({e})"
+    return f"this needs {name!r}, which is not installed: pip install 'deltaprop[{extra}]'"
+
+
 def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
     """Warnings as one line on stderr, without the source line Python would show."""
     text = " ".join(str(message).split())
@@ -101,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``deltaprop`` console script and ``python -m deltaprop``."""
     import warnings
 
+    if not (sys.argv[1:] if argv is None else argv):
+        argv = ["--help"]  # bare `deltaprop`: the normal help, exit 0
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
@@ -115,6 +151,10 @@ def main(argv: list[str] | None = None) -> None:
         _fail(_user_message(e), 2)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except ModuleNotFoundError as e:  # an optional dependency: a setup problem of the user's
+        if os.environ.get("DELTAPROP_DEBUG"):
+            raise
+        _fail(_missing_extra(e), 2)
     except Exception as e:
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
             # click's usage errors (typer may vendor click, so matched by shape): exit 2

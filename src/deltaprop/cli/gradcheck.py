@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 from rich.table import Table
 
 from ._common import UserError, console, emit_json, parse_int_list
 
+_ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus", "identity")
+
 
 def gradcheck_command(
-    layers: str = typer.Option("4,8,8,2", help="Layer widths n_0,...,n_L."),
-    hidden: str = typer.Option("relu", help="Hidden activation."),
-    output: str = typer.Option("identity", help="Output activation."),
-    loss: str = typer.Option("mse", help="Cost."),
-    batch: int = typer.Option(16, help="Samples m in the random batch."),
+    layers: str = typer.Option(
+        None, help="Every layer width n_0,...,n_L (instead of --hidden). [default: 4,8,8,2]"
+    ),
+    hidden: str = typer.Option(
+        None,
+        help="Hidden layer widths, as train's --hidden (4 inputs, 2 outputs). [default: 8,8]",
+    ),
+    activation: str = typer.Option(
+        "relu", help=f"{'|'.join(_ACTIVATIONS)}: the hidden layers' activation."
+    ),
+    output: str = typer.Option(
+        "identity", help="identity|softmax|sigmoid|tanh|...: the output activation."
+    ),
+    loss: str = typer.Option("mse", help="mse|cross_entropy|binary_cross_entropy: the cost."),
+    batch: int = typer.Option(16, "--batch-size", "--batch", help="Samples m in the batch."),
     seed: int = typer.Option(0, help="Seed for the weights and the data."),
     eps: float = typer.Option(1e-5, help="Central-difference step."),
     tol: float = typer.Option(1e-6, help="Largest relative error that passes."),
@@ -26,14 +40,21 @@ def gradcheck_command(
     from ..gradcheck import gradcheck
     from ..network import Network
 
-    sizes = parse_int_list(layers, "--layers")
+    if hidden is not None and not re.fullmatch(r"[\d,\s]+", hidden):  # old: --hidden NAME
+        activation, hidden = hidden.strip(), None
+    if layers is not None and hidden is not None:
+        raise UserError("give --layers (every width) or --hidden (the hidden widths), not both")
+    if hidden is not None:
+        sizes = [4, *parse_int_list(hidden, "--hidden"), 2]
+    else:
+        sizes = parse_int_list(layers or "4,8,8,2", "--layers")
     if len(sizes) < 2:
         raise UserError(f"--layers needs at least an input and an output width; got {layers!r}")
     if batch < 1:
-        raise UserError(f"--batch must be >= 1; got {batch}")
+        raise UserError(f"--batch-size must be >= 1; got {batch}")
     if seed < 0:
         raise UserError(f"--seed must be >= 0; got {seed}")
-    net = Network(sizes, hidden=hidden, output=output, loss=loss, seed=seed)
+    net = Network(sizes, hidden=activation, output=output, loss=loss, seed=seed)
     rng = np.random.default_rng(seed + 1)
     X = rng.standard_normal((sizes[0], batch))
     if net.loss.name == "cross_entropy":  # targets the cost is meant for: one-hot columns
