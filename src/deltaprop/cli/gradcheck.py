@@ -13,10 +13,10 @@ _ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus", "ide
 
 
 def gradcheck_command(
-    layers: str = typer.Option(
+    layers: str | None = typer.Option(
         None, help="Every layer width n_0,...,n_L (instead of --hidden). [default: 4,8,8,2]"
     ),
-    hidden: str = typer.Option(
+    hidden: str | None = typer.Option(
         None,
         help="Hidden layer widths, as train's --hidden (4 inputs, 2 outputs). [default: 8,8]",
     ),
