@@ -382,12 +382,7 @@ def explain(
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     X, Y = net._check_XY(X, Y)
-    too_big = [n for n in net.sizes if n > MAX_UNITS]
-    if too_big or X.shape[1] > MAX_BATCH:
-        raise ValueError(
-            f"explain shows every number, so it takes small networks: at most {MAX_UNITS} units "
-            f"per layer and {MAX_BATCH} samples; got sizes {net.sizes} and m = {X.shape[1]}"
-        )
+    _check_small(net, X)
 
     Z, A = net.forward_pass(X)
     deltas, dW, db = net.backward(Z, A, Y)
@@ -401,6 +396,14 @@ def explain(
     if mistakes:
         ex.mistakes = _mistakes(ex)
     return ex
+
+
+def _check_small(net: Network, X: Any) -> None:
+    if max(net.sizes) > MAX_UNITS or X.shape[1] > MAX_BATCH:
+        raise ValueError(
+            f"explain shows every number, so it takes small networks: at most {MAX_UNITS} units "
+            f"per layer and {MAX_BATCH} samples; got sizes {net.sizes} and m = {X.shape[1]}"
+        )
 
 
 def _central_difference_check(
