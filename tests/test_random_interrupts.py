@@ -45,7 +45,7 @@ def test_random_sigint_then_resume_is_bit_for_bit(tmp_path):
         + "".join(",".join(repr(float(v)) for v in (*r, t)) + "\n" for r, t in zip(X, y))
     )
     settings = [
-        "--data", data, "--hidden", "256,256", "--batch-size", 100, "--epochs", 12,
+        "--data", data, "--hidden", "128,128", "--batch-size", 100, "--epochs", 10,
         "--patience", 0, "--checkpoint-every", 1000, "--no-plots",
     ]  # fmt: skip
     start = time.monotonic()
@@ -58,18 +58,28 @@ def test_random_sigint_then_resume_is_bit_for_bit(tmp_path):
     for run in range(RUNS):
         out = tmp_path / f"run{run}"
         proc = _train(*settings, "--out", out)
-        time.sleep(pick.uniform(0.3, 0.9) * duration)
+        time.sleep(pick.uniform(0.3, 0.95) * duration)
         proc.send_signal(signal.SIGINT)
         err = proc.stderr.read()
         code = proc.wait(timeout=600)
+        if code == 130 and "nothing was written" in err:  # still loading the data
+            assert "nothing to resume" in err and not out.exists(), err
+            outcomes.append((run, code, None))
+            continue
         if code == 130:
-            assert "--resume" in err, err
+            assert "resume with:" in err, err
             resumed = _train("--out", out, "--resume", "--checkpoint-every", 1000)
             assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
-        else:
-            assert code == 0, err  # it had finished before the signal came
+        elif code != 0 and not (out / "model.safetensors").exists():
+            # the signal came while Python was still importing deltaprop (before the command
+            # ran): nothing was written, and the run is simply started again
+            assert not (out / "checkpoint.safetensors").exists(), (code, err)
+            outcomes.append((run, code, None))
+            continue
+        # else: it had finished (the signal came as the interpreter exited): compare too
         same = all((out / n).read_bytes() == b for n, b in expected.items())
         outcomes.append((run, code, same))
-    different = [o for o in outcomes if not o[2]]
+    print("outcomes (run, exit code, same weights):", outcomes)
+    different = [o for o in outcomes if o[2] is False]
     assert not different, f"{len(different)} of {RUNS} runs ended with other weights: {different}"
-    assert sum(code == 130 for _, code, _ in outcomes) >= RUNS // 2  # most were interrupted
+    assert sum(same is True for _, code, same in outcomes if code == 130) >= RUNS // 2

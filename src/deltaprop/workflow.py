@@ -28,6 +28,7 @@ with it); this module prints nothing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
@@ -827,7 +828,8 @@ def _fit(run: _Run, scheduler: str | None, hooks: TrainHooks | None) -> float:
             )  # updates run.state in place
     finally:
         if hooks is not None:
-            hooks.on_end()
+            with contextlib.suppress(OSError):  # SIGHUP: the terminal a progress bar drew on
+                hooks.on_end()  # may be gone; the checkpoint must still be written
     return time.perf_counter() - started
 
 
