@@ -1254,7 +1254,8 @@ def fit_run(
 
     First the loss check (:func:`fit_agreement`, ``check_epochs`` epochs from the common
     weights; a contender is "comparable" when its final MSE is within a factor 2 of
-    deltaprop's and below a tenth of the initial MSE: the same training at the same pace), then
+    deltaprop's: the same training at the same pace; ``loss_fell`` says whether deltaprop's
+    fell below the initial MSE, which a few Adam steps on a wide network need not do), then
     fresh contenders are timed (:func:`time_fit`). ``engines``: deltaprop's compiled engines
     to time too (default: ``"jax"`` where deltaprop has it and JAX imports); ``baselines``:
     other copies of deltaprop to time in the same rounds (:func:`fit_deltaprop`); ``clock``:
@@ -1296,10 +1297,9 @@ def fit_run(
                 ref = loss["deltaprop"]
                 entry["loss"] = loss
                 entry["comparable"] = {
-                    k_: 0.5 <= v / ref <= 2.0 and v < 0.1 * loss["initial"]
-                    for k_, v in loss.items()
-                    if k_ != "initial"
+                    k_: 0.5 <= v / ref <= 2.0 for k_, v in loss.items() if k_ != "initial"
                 }
+                entry["loss_fell"] = ref < loss["initial"]
             cs, skip = fit_contenders(p, peers, engines=engines, baselines=baselines)
             skipped.update(skip)
             entry["load_before"] = _loadavg()
