@@ -167,7 +167,7 @@ def test_results_are_fresh_and_buffers_are_reused():
     assert _fast.workspace(net, 10) is ws  # the same buffers serve the next call
     for a, b in zip((*dW1, *db1), keep):  # ...and the first call's results are untouched
         np.testing.assert_array_equal(a, b)
-    buffers = [x for x in ws.Z + ws.A + [ws.E, ws.S] if x is not None]
+    buffers = [x for x in (*ws.Z, *ws.A, ws.E, ws.S) if x is not None]
     for a in (*dW2, *db2):
         assert not any(np.shares_memory(a, x) for x in buffers)
     assert_same((J2, dW2, db2), net._reference_gradients(X2, Y2))

@@ -209,8 +209,9 @@ def test_dead_relu_fraction_counts_units_dead_for_every_sample():
     assert np.sum(np.all(Z[1] <= 0, axis=1)) == 3  # the reference: computed from Z
     expected_2 = np.mean(np.all(Z[2] <= 0, axis=1))
     hist = fit(net, X, Y, optimizer="sgd", lr=1e-6, batch_size=64, shuffle=False, epochs=1)
-    assert hist.dead_fraction[0][0] == pytest.approx(0.3)
-    assert hist.dead_fraction[0][1] == pytest.approx(expected_2)
+    # epoch 1's row, numbered by layer like W: dead_fraction[0][l] for hidden layer l
+    assert hist.dead_fraction[0][1] == pytest.approx(0.3)
+    assert hist.dead_fraction[0][2] == pytest.approx(expected_2)
     assert len(hist.dead_fraction[0]) == 2  # hidden layers only
 
 

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from ._layers import Layers
 from .activations import identity, relu
 from .losses import cost_of, mse
 
@@ -73,10 +74,12 @@ class Workspace:
 
     Attributes
     ----------
-    Z : list of arrays
-        ``Z[l]`` of shape ``(n_l, m)``: :math:`Z^{[l]}` after the forward pass, then
-        :math:`\\delta^{[l]}` (l < L) after the backward pass; ``Z[0]`` is None.
-    A : list of arrays or None
+    kinds : Layers of int
+        ``kinds[l]``: layer l's activation is identity, ReLU or another one.
+    Z : Layers of arrays
+        ``Z[l]`` of shape ``(n_l, m)``, l = 1..L: :math:`Z^{[l]}` after the forward pass,
+        then :math:`\\delta^{[l]}` (l < L) after the backward pass.
+    A : Layers of arrays or None
         ``A[l]`` of shape ``(n_l, m)`` for ReLU layers (:math:`A^{[l]}`, then the mask
         :math:`1[Z^{[l]} > 0]`); None where :math:`A^{[l]}` is :math:`Z^{[l]}` itself
         (identity) or a new array from ``g`` (other activations).
@@ -87,15 +90,18 @@ class Workspace:
 
     def __init__(self, sizes: list[int], kinds: list[int], m: int, dtype: Any) -> None:
         self.sizes = list(sizes)
-        self.kinds = list(kinds)
+        self.kinds = Layers(kinds, "kinds")
         self.m = m
         self.dtype = np.dtype(dtype)
         L = len(sizes) - 1
-        self.Z: list[Any] = [None] + [np.empty((n, m), self.dtype) for n in sizes[1:]]
-        self.A: list[Any] = [None] * (L + 1)
-        for l in range(1, L + 1):
-            if kinds[l] == _RELU:
-                self.A[l] = np.empty((sizes[l], m), self.dtype)
+        self.Z = Layers([np.empty((n, m), self.dtype) for n in sizes[1:]], "Z")
+        self.A = Layers(
+            [
+                np.empty((n, m), self.dtype) if k == _RELU else None
+                for n, k in zip(sizes[1:], kinds)
+            ],
+            "A",
+        )
         self.E = np.empty((sizes[L], m), self.dtype)
         self.S = np.empty((sizes[L], m), self.dtype)
         self.lock = threading.Lock()
@@ -106,7 +112,7 @@ class Workspace:
     @property
     def nbytes(self) -> int:
         """Bytes held by the buffers."""
-        arrays = [a for a in self.Z + self.A if a is not None] + [self.E, self.S]
+        arrays = [a for a in (*self.Z, *self.A) if a is not None] + [self.E, self.S]
         return sum(a.nbytes for a in arrays)
 
 
@@ -133,7 +139,7 @@ def workspace(net: Any, m: int, cache: bool = True) -> Workspace:
     The cache keeps the :data:`_KEEP` most recent batch widths of each network.
     """
     sizes = net.sizes
-    kinds = [_OTHER, *map(_kind, net.g)]
+    kinds = [_kind(g) for g in net.g]  # layers 1..L
     dtype = net.dtype
     if not cache:
         return Workspace(sizes, kinds, m, dtype)
@@ -161,7 +167,7 @@ def release(net: Any) -> None:
 
 def gradients(
     net: Any, X: Any, Y: Any, cache: bool = True, out: Any = None
-) -> tuple[Any, list[Any], list[Any]]:
+) -> tuple[Any, Layers, Layers]:
     """:math:`J`, ``dW``, ``db`` for a batch, as :meth:`Network.backward` would give them.
 
     Parameters
@@ -173,18 +179,18 @@ def gradients(
     cache : bool, default True
         Keep the workspace for the next call with the same ``m`` (the training loop); False
         allocates one for this call only (one-off calls, which should not pin memory).
-    out : (dW, db) or None
-        Arrays of the gradients' shapes and the network's dtype to write ``dW[l-1]`` and
-        ``db[l-1]`` into (the optimiser's flat gradient buffer, ``Optimizer._grad_buffers``)
+    out : (dW, db) of Layers, or None
+        Arrays of the gradients' shapes and the network's dtype to write ``dW[l]`` and
+        ``db[l]`` into (the optimiser's flat gradient buffer, ``Optimizer._grad_buffers``)
         instead of new ones; the same products and sums, so the same bits.
 
     Returns
     -------
     J : 0-d array or NumPy scalar
         The cost, with the L2 penalty when ``net.alpha > 0``.
-    dW, db : lists of length L
-        ``dW[l-1]`` of shape ``(n_l, n_{l-1})`` and ``db[l-1]`` of shape ``(n_l, 1)``,
-        new arrays on every call.
+    dW, db : Layers
+        ``dW[l]`` of shape ``(n_l, n_{l-1})`` and ``db[l]`` of shape ``(n_l, 1)``, l = 1..L:
+        new arrays on every call, or ``out``'s.
     """
     ws = workspace(net, X.shape[1], cache)
     if not ws.lock.acquire(blocking=False):  # another thread is using it
@@ -213,11 +219,9 @@ def _forward(net: Any, ws: Workspace, X: Any) -> list[Any]:
     return A
 
 
-def _step(
-    net: Any, ws: Workspace, X: Any, Y: Any, out: Any = None
-) -> tuple[Any, list[Any], list[Any]]:
+def _step(net: Any, ws: Workspace, X: Any, Y: Any, out: Any = None) -> tuple[Any, Layers, Layers]:
     L, m, kinds = net.L, ws.m, ws.kinds
-    W, g = [None, *net.W], [None, *net.g]
+    W, g = net.W, net.g
     Z = ws.Z
     A = _forward(net, ws, X)
 
@@ -230,18 +234,18 @@ def _step(
         J = cost_of(g[L], net.loss, Z[L], A[L], Y)  # from the logits where it can
         delta = net.output_delta(Z[L], A[L], Y)
     if net.alpha:
-        J = J + (net.alpha / 2) * sum(np.vdot(W_l, W_l) for W_l in W[1:])
+        J = J + (net.alpha / 2) * sum(np.vdot(W_l, W_l) for W_l in W)
 
     # --- backward: gradients of layer l, then (i) into Z^[l-1]'s buffer ---------------------
-    dW: list[Any] = [None] * L
-    db: list[Any] = [None] * L
+    dW = Layers([None] * L, "dW")
+    db = Layers([None] * L, "db")
     for l in range(L, 0, -1):
         if out is None:
-            dW[l - 1] = delta @ A[l - 1].T  # ∂J/∂W^[l] = δ^[l] (A^[l-1])ᵀ
-            db[l - 1] = np.sum(delta, axis=1, keepdims=True)  # ∂J/∂b^[l] = δ^[l] 1_m
+            dW[l] = delta @ A[l - 1].T  # ∂J/∂W^[l] = δ^[l] (A^[l-1])ᵀ
+            db[l] = np.sum(delta, axis=1, keepdims=True)  # ∂J/∂b^[l] = δ^[l] 1_m
         else:  # the same, written where the optimiser reads them
-            dW[l - 1] = np.matmul(delta, A[l - 1].T, out=out[0][l - 1])
-            db[l - 1] = np.sum(delta, axis=1, keepdims=True, out=out[1][l - 1])
+            dW[l] = np.matmul(delta, A[l - 1].T, out=out[0][l])
+            db[l] = np.sum(delta, axis=1, keepdims=True, out=out[1][l])
         if l == 1:
             break
         kind = kinds[l - 1]
@@ -259,7 +263,7 @@ def _step(
         delta = P  # identity: g' = 1
 
     if net.alpha:
-        for W_l, dW_l in zip(W[1:], dW):
+        for W_l, dW_l in zip(W, dW):
             _add_scaled(dW_l, net.alpha, W_l)  # + α W^[l]
     return J, dW, db
 

@@ -714,8 +714,8 @@ def _check_params(bad: Any, name: str, params: tuple[Any, Any], net: Network) ->
         raise bad(f"{name}.W and {name}.b must hold {net.L} layers each")
     for l in range(1, net.L + 1):
         for p, a, shape in (
-            ("W", best_W[l - 1], (net.sizes[l], net.sizes[l - 1])),
-            ("b", best_b[l - 1], (net.sizes[l], 1)),
+            ("W", best_W[l], (net.sizes[l], net.sizes[l - 1])),
+            ("b", best_b[l], (net.sizes[l], 1)),
         ):
             a = np.asarray(a)
             if a.shape != shape or a.dtype.kind != "f":

@@ -48,83 +48,16 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _array, _fast
+from ._layers import Layers
 from .activations import Activation, get_activation
 from .init import initial_parameters
 from .losses import OUTPUT_DELTA_SHORTCUTS, Loss, cost_of, get_loss
-
-
-class Layers(Sequence):
-    """A list numbered like the math: ``layers[1]`` .. ``layers[L]``; there is no layer 0.
-
-    Negative indices count from the end (``layers[-1]`` is layer L). Iteration yields
-    layers 1..L in order. Assignment goes through ``validate(l, value)`` when one is given.
-    """
-
-    def __init__(
-        self,
-        items: Sequence[Any],
-        name: str,
-        validate: Callable[[int, Any], Any] | None = None,
-    ) -> None:
-        self._items = list(items)
-        self._name = name
-        self._validate = validate
-
-    def _position(self, l: Any) -> int:
-        L = len(self._items)
-        if isinstance(l, slice) or not isinstance(l, (int, np.integer)) or isinstance(l, bool):
-            raise TypeError(f"{self._name}[...] takes a layer number 1..{L}; got {l!r}")
-        if l == 0:
-            raise IndexError(
-                f"{self._name}[0] does not exist: layers are numbered 1..{L} as in the math "
-                f"({self._name}[1] is the first layer; A[0] = X is the input, not a layer)"
-            )
-        if 1 <= l <= L:
-            return int(l) - 1
-        if -L <= l < 0:
-            return L + int(l)
-        raise IndexError(f"{self._name}[{l}] does not exist: layers are numbered 1..{L}")
-
-    def __getitem__(self, l: Any) -> Any:  # type: ignore[override]
-        return self._items[self._position(l)]
-
-    def __setitem__(self, l: Any, value: Any) -> None:
-        pos = self._position(l)
-        if self._validate is not None:
-            value = self._validate(pos + 1, value)
-        self._items[pos] = value
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._items)
-
-    def __repr__(self) -> str:
-        """Every layer's value under its number: ``dW[1] (2, 2) = [[...]]``; arrays on any
-        backend are shown through NumPy (large ones summarised as NumPy does)."""
-        head = f"Layers({self._name}[1..{len(self._items)}]"
-        if not self._items:
-            return head + ")"
-        lines = [head + ":"]
-        for l, item in enumerate(self._items, 1):
-            shape = getattr(item, "shape", None)
-            if shape is not None:
-                try:
-                    text = np.array2string(np.asarray(_array.to_numpy(item)), prefix="    ")
-                except (TypeError, ValueError):  # pragma: no cover - an unconvertible array
-                    text = repr(item)
-                lines.append(f"  {self._name}[{l}] {tuple(shape)} =")
-                lines.append("    " + text)
-            else:
-                lines.append(f"  {self._name}[{l}] = {item!r}")
-        return "\n".join(lines) + "\n)"
 
 
 def as_layers(items: Any, name: str) -> Layers:
@@ -308,7 +241,7 @@ class Network:
             return self.output.vjp(Z_L, A_L, self.loss.J_prime(A_L, Y))
         return self.loss.J_prime(A_L, Y) * self.output.g_prime(Z_L)  # (ii)
 
-    def backward(self, Z: list[Any], A: list[Any], Y: Any) -> tuple[list[Any], Layers, Layers]:
+    def backward(self, Z: list[Any], A: list[Any], Y: Any) -> tuple[Layers, Layers, Layers]:
         """Back-propagation: equation (ii), then equation (i) for l = L−1..1, then the gradients.
 
         Parameters
@@ -318,15 +251,15 @@ class Network:
 
         Returns
         -------
-        delta : list of length L + 1
+        delta : Layers
             ``delta[l]`` = :math:`\\delta^{[l]} = \\partial J/\\partial Z^{[l]}`,
-            shape ``(n_l, m)``.
+            shape ``(n_l, m)``, l = 1..L.
         dW, db : Layers
             :math:`\\partial J/\\partial W^{[l]}` and :math:`\\partial J/\\partial b^{[l]}`,
             indexed 1..L like ``W`` and ``b``.
         """
         xp, L, W, g = self.xp, self.L, self.W, self.g
-        delta: list[Any] = [None] * (L + 1)
+        delta = Layers([None] * L, "delta")
 
         # (ii) output layer: δ^[L] = J'(A^[L]) ⊙ g^[L]'(Z^[L])
         delta[L] = self.output_delta(Z[L], A[L], Y)
@@ -336,7 +269,7 @@ class Network:
             delta[l] = g[l].g_prime(Z[l]) * (W[l + 1].T @ delta[l + 1])
 
         dW = [delta[l] @ A[l - 1].T for l in range(1, L + 1)]  # ∂J/∂W^[l] = δ^[l] (A^[l-1])ᵀ
-        db = [xp.sum(delta[l], axis=1, keepdims=True) for l in range(1, L + 1)]  # = δ^[l] 1_m
+        db = [xp.sum(delta_l, axis=1, keepdims=True) for delta_l in delta]  # = δ^[l] 1_m
         if self.alpha:
             dW = [dW_l + self.alpha * W_l for dW_l, W_l in zip(dW, W)]  # + α W^[l] (L2)
         return delta, Layers(dW, "dW"), Layers(db, "db")
@@ -390,8 +323,7 @@ class Network:
         caller may keep them or overwrite them (the optimisers do).
         """
         if _fast.applicable(self, X, Y):
-            J, dW, db = _fast.gradients(self, X, Y, cache=keep_buffers, out=out)
-            return J, Layers(dW, "dW"), Layers(db, "db")
+            return _fast.gradients(self, X, Y, cache=keep_buffers, out=out)
         if self.backend == "jax":  # the same reference, traced once and compiled (deltaprop._jax)
             from . import _jax
 

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from . import _array
+from ._layers import Layers
 
 StateDict = dict[str, Any]
 """A flat ``{name: numpy array | float | int}`` mapping (safetensors arrays + JSON numbers)."""
@@ -162,9 +163,10 @@ class Optimizer:
     def _update(self, G: Any) -> Any:  # pragma: no cover
         raise NotImplementedError
 
-    def _grad_buffers(self, net: Any) -> tuple[list[Any], list[Any]] | None:
-        """Per-parameter views ``(dW, db)`` of the flat gradient buffer, for a fast path to
-        write the next step's gradients into (NumPy, rules with state); None otherwise.
+    def _grad_buffers(self, net: Any) -> tuple[Layers, Layers] | None:
+        """Per-layer views ``(dW, db)`` of the flat gradient buffer (``dW[l]``, l = 1..L), for a
+        fast path to write the next step's gradients into (NumPy, rules with state); None
+        otherwise.
 
         :meth:`_gather` then finds them in place and copies nothing.
         """
@@ -176,7 +178,7 @@ class Optimizer:
         if self._G is None:
             return None
         views = self._views[id(self._G)]
-        return views[0::2], views[1::2]
+        return Layers(views[0::2], "dW"), Layers(views[1::2], "db")
 
     def _gather(self, grads: list[Any]) -> Any:
         """The gradients as one flat vector (a reused buffer on NumPy)."""

@@ -363,8 +363,8 @@ def plot_gradients(
     fig, (ax_g, ax_d) = plt.subplots(1, 2, figsize=size)
     # left margin wide enough for the y label's fraction ∂J/∂W^[l] (it was clipped at 0.07)
     fig.subplots_adjust(left=0.085, right=0.98, bottom=0.12, top=0.86, wspace=0.22)
-    for l in range(1, len(grad_norm[0]) + 1):
-        ax_g.plot(epochs, [row[l - 1] for row in grad_norm], "-", label=f"layer {l}")
+    for l, curve in enumerate(zip(*grad_norm), start=1):  # rows: Layers, or lists from JSON
+        ax_g.plot(epochs, curve, "-", label=f"layer {l}")
     if min(min(row) for row in grad_norm) > 0:
         ax_g.set_yscale("log")
     ax_g.set_xlabel("epoch")
@@ -373,10 +373,8 @@ def plot_gradients(
     ax_g.grid(True, which="major", alpha=0.3)
     ax_g.legend(fontsize=8)
     n_hidden = len(dead[0]) if dead else 0
-    for l in range(1, n_hidden + 1):
-        ax_d.plot(
-            range(1, len(dead) + 1), [row[l - 1] for row in dead], "-", label=f"hidden layer {l}"
-        )
+    for l, curve in enumerate(zip(*dead), start=1):
+        ax_d.plot(range(1, len(dead) + 1), curve, "-", label=f"hidden layer {l}")
     if n_hidden:
         ax_d.legend(fontsize=8)
     else:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _array, _checks, _signals, distributed
+from .._layers import Layers
 from ..optim import SCHEDULES, SGD, Adam, Optimizer, Schedule, get_optimizer
 from ._batches import DaskBatch, MiniBatches, split_validation
 from ._lbfgs import fit_lbfgs, is_lbfgs
@@ -271,7 +272,7 @@ class _Run:
         history.val_score.append(score)
         return W, b, score
 
-    def end_epoch(self, W: list[Any], b: list[Any]) -> str | None:
+    def end_epoch(self, W: Layers, b: Layers) -> str | None:
         """Count the epoch, apply the schedule, commit: the epoch is now the rollback point."""
         state, opt = self.state, self.opt
         state.epoch += 1

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import _array, _checks
+from .._layers import Layers
 
 STOP_REASONS = ("max_epochs", "converged", "early_stopping", "callback")
 """Values of :attr:`History.stopped_reason` once training has ended normally."""
@@ -67,11 +68,11 @@ class History:
         size and averaged over the epoch's samples.
     val_loss, val_score : list of float
         Validation cost and score (``score_name``) per epoch; empty without validation data.
-    grad_norm : list of list of float
-        ``grad_norm[e][l-1]``: mean over epoch e's batches of
+    grad_norm : list of Layers of float
+        ``grad_norm[e-1][l]``: mean over epoch e's batches of
         :math:`\\lVert \\partial J/\\partial W^{[l]} \\rVert_F`, l = 1..L.
-    dead_fraction : list of list of float
-        ``dead_fraction[e][l-1]``: fraction of hidden layer l's units (l = 1..L−1) that were
+    dead_fraction : list of Layers of float
+        ``dead_fraction[e-1][l]``: fraction of hidden layer l's units (l = 1..L−1) that were
         dead for the whole epoch: no error reached them in any batch (their row of
         :math:`\\delta^{[l]}` and so :math:`\\partial J/\\partial b^{[l]} = \\delta^{[l]} 1_m`
         was exactly zero). For ReLU this is a unit with :math:`Z^{[l]} \\le 0` for every
@@ -93,8 +94,8 @@ class History:
     loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_score: list[float] = field(default_factory=list)
-    grad_norm: list[list[float]] = field(default_factory=list)
-    dead_fraction: list[list[float]] = field(default_factory=list)
+    grad_norm: list[Sequence[float]] = field(default_factory=list)
+    dead_fraction: list[Sequence[float]] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     best_epoch: int = 0
     n_iter: int = 0
@@ -108,7 +109,7 @@ class History:
         """A copy whose lists are independent of this one's."""
         h = History(**{f.name: getattr(self, f.name) for f in fields(self)})
         for name in self._LISTS:
-            setattr(h, name, [list(v) if isinstance(v, list) else v for v in getattr(h, name)])
+            setattr(h, name, [_copy_row(v) for v in getattr(h, name)])
         return h
 
 
@@ -139,8 +140,8 @@ class TrainState:
     rng_state : dict or None
         The shuffling ``Generator``'s ``bit_generator.state``.
     history : History
-    best_W, best_b : list of arrays or None
-        Parameters of the best epoch so far (``best_W[l-1]`` of shape (n_l, n_{l-1})).
+    best_W, best_b : Layers of arrays or None
+        Parameters of the best epoch so far (``best_W[l]`` of shape (n_l, n_{l-1}), l = 1..L).
     best_score : float
         Best validation score so far (``-inf`` before the first).
     best_loss : float
@@ -158,8 +159,8 @@ class TrainState:
     optimizer_state: dict[str, Any] = field(default_factory=dict)
     rng_state: dict[str, Any] | None = None
     history: History = field(default_factory=History)
-    best_W: list[Any] | None = None
-    best_b: list[Any] | None = None
+    best_W: Layers | None = None
+    best_b: Layers | None = None
     best_score: float = -math.inf
     best_loss: float = math.inf
     no_improvement: int = 0
@@ -178,8 +179,8 @@ class TrainState:
         s.history = self.history.copy()
         s.optimizer_state = dict(self.optimizer_state)
         s.rng_state = copy_rng_state(self.rng_state)
-        s.best_W = None if self.best_W is None else list(self.best_W)
-        s.best_b = None if self.best_b is None else list(self.best_b)
+        s.best_W = None if self.best_W is None else self.best_W.copy()
+        s.best_b = None if self.best_b is None else self.best_b.copy()
         return s
 
     # --- serialisation --------------------------------------------------------------------
@@ -210,9 +211,9 @@ class TrainState:
             "history.lr": np.asarray(h.lr, dtype=np.float64).reshape(E),
         }
         if self.best_W is not None and self.best_b is not None:
-            for l, (W, b) in enumerate(zip(self.best_W, self.best_b), start=1):
-                arrays[f"best.W.{l}"] = np.ascontiguousarray(_array.to_numpy(W))
-                arrays[f"best.b.{l}"] = np.ascontiguousarray(_array.to_numpy(b))
+            for l in range(1, len(self.best_W) + 1):
+                arrays[f"best.W.{l}"] = np.ascontiguousarray(_array.to_numpy(self.best_W[l]))
+                arrays[f"best.b.{l}"] = np.ascontiguousarray(_array.to_numpy(self.best_b[l]))
         hyper: dict[str, Any] = {}
         for key, v in self.optimizer_state.items():
             if isinstance(v, np.ndarray):
@@ -262,8 +263,8 @@ class TrainState:
                 loss=[float(x) for x in loss],
                 val_loss=[float(x) for x in a["history.val_loss"]],
                 val_score=[float(x) for x in a["history.val_score"]],
-                grad_norm=[[float(x) for x in row] for row in a["history.grad_norm"]],
-                dead_fraction=[[float(x) for x in row] for row in a["history.dead_fraction"]],
+                grad_norm=[_row(r, "grad_norm") for r in a["history.grad_norm"]],
+                dead_fraction=[_row(r, "dead_fraction") for r in a["history.dead_fraction"]],
                 lr=[float(x) for x in a["history.lr"]],
                 best_epoch=int(hm["best_epoch"]),
                 n_iter=int(hm["n_iter"]),
@@ -274,8 +275,8 @@ class TrainState:
             if len(history.grad_norm) != E or len(history.lr) != E:
                 raise ValueError("history arrays disagree on the number of epochs")
             L = sum(1 for k in a if k.startswith("best.W."))
-            best_W = [a[f"best.W.{l}"] for l in range(1, L + 1)] if L else None
-            best_b = [a[f"best.b.{l}"] for l in range(1, L + 1)] if L else None
+            best_W = Layers([a[f"best.W.{l}"] for l in range(1, L + 1)], "best_W") if L else None
+            best_b = Layers([a[f"best.b.{l}"] for l in range(1, L + 1)], "best_b") if L else None
             opt_state: dict[str, Any] = dict(meta["optimizer_hyper"])
             for k, v in a.items():
                 if k.startswith("optimizer."):
@@ -324,7 +325,16 @@ def _check_numbers(state: TrainState) -> None:
             raise ValueError(f"TrainState {name} must be a finite number > 0; got {rate}")
 
 
-def _matrix(rows: list[list[float]], E: int) -> np.ndarray:
+def _row(values: Any, name: str) -> Layers:
+    """One epoch's per-layer numbers (a row of the (E, L) matrix) as ``Layers`` of floats."""
+    return Layers([float(x) for x in values], name)
+
+
+def _copy_row(row: Any) -> Any:
+    return row.copy() if isinstance(row, Layers) else list(row) if isinstance(row, list) else row
+
+
+def _matrix(rows: list[Sequence[float]], E: int) -> np.ndarray:
     width = len(rows[0]) if rows else 0
     return np.asarray(rows, dtype=np.float64).reshape(E, width)
 
@@ -363,12 +373,12 @@ _HISTORY_SCALARS = tuple(f.name for f in fields(History) if f.name not in Histor
 class Commit:
     """The end of an epoch, cheap to take, and the rollback to it.
 
-    The network's parameters (copies, ``W[l-1]`` of shape (n_l, n_{l-1})), the state's
+    The network's parameters (copies, ``W[l]`` of shape (n_l, n_{l-1})), the state's
     scalars, the history's list lengths (the lists are append-only, so their lengths are
     enough to roll back) and the optimiser's on-device snapshot (``Optimizer._snapshot``).
     """
 
-    def __init__(self, state: TrainState, opt: Any, W: list[Any], b: list[Any]) -> None:
+    def __init__(self, state: TrainState, opt: Any, W: Layers, b: Layers) -> None:
         self.W, self.b = W, b
         self.scalars = {name: getattr(state, name) for name in _STATE_SCALARS}
         self.scalars["rng_state"] = copy_rng_state(state.rng_state)
@@ -392,13 +402,15 @@ class Commit:
         state.optimizer_state = opt.state_dict()
 
 
-def params(net: Any) -> tuple[list[Any], list[Any]]:
-    """Copies of the network's parameters, ``W[l-1]`` and ``b[l-1]`` for l = 1..L."""
-    return [_checks.copy(W) for W in net.W], [_checks.copy(b) for b in net.b]
+def params(net: Any) -> tuple[Layers, Layers]:
+    """Copies of the network's parameters ``W[l]`` and ``b[l]``, l = 1..L."""
+    W = Layers([_checks.copy(W_l) for W_l in net.W], "W")
+    b = Layers([_checks.copy(b_l) for b_l in net.b], "b")
+    return W, b
 
 
-def set_params(net: Any, W: Sequence[Any], b: Sequence[Any]) -> None:
+def set_params(net: Any, W: Layers, b: Layers) -> None:
     """Copy parameters into the network (copies, so the sources are never updated in place)."""
     for l in range(1, net.L + 1):
-        net.W[l] = _checks.copy(W[l - 1])
-        net.b[l] = _checks.copy(b[l - 1])
+        net.W[l] = _checks.copy(W[l])
+        net.b[l] = _checks.copy(b[l])

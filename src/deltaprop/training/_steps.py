@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _array
+from .._layers import Layers
 from ._scoring import Scorer
 from ._state import NonFiniteLossError, TrainState, set_params
 
@@ -29,48 +30,53 @@ if TYPE_CHECKING:
 class EpochSums:
     """Running sums over an epoch's batches, kept on the device until the epoch ends.
 
-    ``J``: :math:`\\sum_B m_B J_B`; ``norms[l-1]``: :math:`\\sum_B \\lVert \\partial J_B /
-    \\partial W^{[l]} \\rVert_F`; ``alive[l-1]``: the (n_l, 1) mask of hidden units whose
-    :math:`\\partial J_B/\\partial b^{[l]}` was non-zero in some batch.
+    ``J``: :math:`\\sum_B m_B J_B`; ``norms[l]``: :math:`\\sum_B \\lVert \\partial J_B /
+    \\partial W^{[l]} \\rVert_F`, l = 1..L; ``alive[l]``: the (n_l, 1) mask of the units of
+    hidden layer l (l = 1..L−1) whose :math:`\\partial J_B/\\partial b^{[l]}` was non-zero
+    in some batch.
     """
 
     def __init__(self, net: Network) -> None:
         self.xp = net.xp
         self.on_host = net.backend == "numpy"  # J is a NumPy scalar: no device to synchronise
-        self.hidden = net.L - 1
         self.J: Any = 0.0
-        self.norms: list[Any] = [0.0] * net.L
-        self.alive: list[Any] = [None] * self.hidden
+        self.norms = Layers([0.0] * net.L, "norms")
+        self.alive = Layers([None] * (net.L - 1), "alive")
         self.n_batches = 0
 
     def add(self, J: Any, dW: Sequence[Any], db: Sequence[Any], m: int) -> None:
         """One batch of ``m`` columns; call before the optimiser's step (it may reuse dW)."""
         self.J += (float(J) if self.on_host else J) * m
-        for l, g in enumerate(dW):
-            self.norms[l] += _fro(self.xp, g)
-        for l, g in zip(range(self.hidden), db):
-            self.alive[l] = g != 0 if self.alive[l] is None else self.alive[l] | (g != 0)
+        for l in range(1, len(self.norms) + 1):
+            self.norms[l] += _fro(self.xp, dW[l])
+        for l in range(1, len(self.alive) + 1):  # hidden layers
+            live = db[l] != 0
+            self.alive[l] = live if self.alive[l] is None else self.alive[l] | live
         self.n_batches += 1
 
     def add_epoch(self, J: Any, sq: Any, alive: list[Any], widths: list[int]) -> None:
         """A compiled epoch's record (:func:`deltaprop._jax.epoch`): each batch's cost ``J[B]``
-        and squared gradient norms ``sq[B, l-1]``, and the units that got some error."""
+        and squared gradient norms ``sq[B, l-1]`` (a NumPy matrix: column l-1 is layer l), and
+        the units that got some error (hidden layers in order)."""
         for B, m in enumerate(widths):  # in batch order, as add() would have summed them
             self.J += float(J[B]) * m
-            for l in range(len(self.norms)):
-                self.norms[l] += math.sqrt(float(sq[B, l]))
-        self.alive = list(alive)
+            for l in range(1, len(self.norms) + 1):
+                self.norms[l] += math.sqrt(float(sq[B, l - 1]))
+        self.alive = Layers(list(alive), "alive")
         self.n_batches += len(widths)
 
     def loss(self, n: int) -> float:
         """The epoch's training loss :math:`\\frac1n \\sum_B m_B J_B` (one device sync)."""
         return _to_float(self.J) / n
 
-    def grad_norm(self) -> list[float]:
-        return [_to_float(s) / self.n_batches for s in self.norms]
+    def grad_norm(self) -> Layers:
+        """``grad_norm[l]``: the mean over the batches of :math:`\\lVert \\partial J_B/\\partial
+        W^{[l]} \\rVert_F`, l = 1..L."""
+        return Layers([_to_float(s) / self.n_batches for s in self.norms], "grad_norm")
 
-    def dead_fraction(self) -> list[float]:
-        return [_dead_fraction(a) for a in self.alive]
+    def dead_fraction(self) -> Layers:
+        """``dead_fraction[l]``: the share of hidden layer l's units no error reached."""
+        return Layers([_dead_fraction(a) for a in self.alive], "dead_fraction")
 
 
 def validate(net: Network, X_val: Any, Y_val: Any, score_fn: Scorer | None) -> tuple[float, float]:
@@ -98,7 +104,7 @@ class Improvement:
     on_val: bool
 
     def update(
-        self, state: TrainState, loss: float, score: float | None, W: list[Any], b: list[Any]
+        self, state: TrainState, loss: float, score: float | None, W: Layers, b: Layers
     ) -> None:
         """After epoch ``state.epoch + 1`` (loss, validation score or None, its weights)."""
         e = state.epoch + 1
