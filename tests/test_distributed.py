@@ -313,12 +313,12 @@ def test_errors_name_the_parameter_and_the_value(sync):
         dd.gradients(net, da.from_array(Xbad, chunks=(3, 4)), Y)
     with pytest.raises(ValueError, match="solver must be one of lbfgs, gd; got 'adam'"):
         dd.fit(net, X, Y, solver="adam")
-    with pytest.raises(ValueError, match="max_iter must be an integer >= 0; got -1"):
+    with pytest.raises(ValueError, match="max_iter must be >= 0; got -1"):
         dd.fit(net, X, Y, max_iter=-1)
     with pytest.raises(ValueError, match="lr must be a finite number > 0; got 0"):
         dd.fit(net, X, Y, solver="gd", lr=0)
     with (
-        pytest.raises(ValueError, match="n_workers must be an integer >= 1; got 0"),
+        pytest.raises(ValueError, match="n_workers must be >= 1; got 0"),
         dd.client(n_workers=0),
     ):
         pass

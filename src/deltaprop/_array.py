@@ -54,12 +54,12 @@ def backend_namespace(backend: str) -> Any:
         return _np_xp
     if backend == "torch":
         try:
-            import array_api_compat.torch as xp
+            import array_api_compat.torch as xp_torch
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError(
                 "backend='torch' needs PyTorch: pip install 'deltaprop[torch]'"
             ) from e
-        return xp
+        return xp_torch
     if backend == "cupy":
         try:
             import array_api_compat.cupy as cupy_xp

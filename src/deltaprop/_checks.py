@@ -21,7 +21,7 @@ def is_int(x: Any) -> TypeGuard[int]:
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
-def is_real(x: Any) -> bool:
+def is_real(x: Any) -> TypeGuard[float]:
     """Whether ``x`` is a real number (Python or NumPy, integer or float), not a bool."""
     return is_int(x) or isinstance(x, (float, np.floating))
 
@@ -35,16 +35,26 @@ def number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """``value`` as a float in the interval, or a ValueError/TypeError naming ``name``."""
+    """``value`` as a float in the interval, or a TypeError/ValueError naming ``name``.
+
+    The messages say the interval: ``"lr must be a finite number > 0; got -1"``,
+    ``"momentum must be a finite number in [0, 1); got 1.5"``, ``"alpha must be a number >=
+    0; got 'a'"``.
+    """
+    if high == math.inf:
+        bound = f"> {low:g}" if low_open else f">= {low:g}"
+    else:
+        bound = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if not is_real(value):
-        raise TypeError(f"{name} must be a number; got {value!r}")
-    v = float(value)
+        raise TypeError(f"{name} must be a number {bound}; got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float range
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}") from None
     too_low = v <= low if low_open else v < low
     too_high = v >= high if high_open else v > high
     if not math.isfinite(v) or too_low or too_high:
-        lo = f"{'(' if low_open else '['}{low:g}"
-        hi = f"{high:g}{')' if high_open or high == math.inf else ']'}"
-        raise ValueError(f"{name} must be a finite number in {lo}, {hi}; got {value!r}")
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
     return v
 
 

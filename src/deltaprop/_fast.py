@@ -259,6 +259,7 @@ def _step(net: Any, ws: Workspace, X: Any, Y: Any, out: Any = None) -> tuple[Any
             M = np.greater(A[l - 1], 0, out=ws.A[l - 1])  # 1[Z > 0] = 1[A > 0], in A's buffer
             np.multiply(P, M, out=P)  # (i): δ^[l-1] = g'(Z^[l-1]) ⊙ (W^[l]ᵀ δ^[l])
         elif kind == _OTHER:
+            assert G is not None
             np.multiply(P, G, out=P)  # (i), with g' from the activation itself
         delta = P  # identity: g' = 1
 

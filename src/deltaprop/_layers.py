@@ -48,7 +48,7 @@ class Layers(Sequence):
             return L + int(l)
         raise IndexError(f"{self._name}[{l}] does not exist: layers are numbered 1..{L}")
 
-    def __getitem__(self, l: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, l: Any) -> Any:
         if type(l) is int and 0 < l <= len(self._items):  # the common case, first and cheap
             return self._items[l - 1]
         return self._items[self._position(l)]

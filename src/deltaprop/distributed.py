@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _array
+from . import _array, _checks
 from .network import Layers, Network
 
 SOLVERS = ("lbfgs", "gd")
@@ -83,8 +83,9 @@ def _dask_array() -> Any:
     return da
 
 
-def _check_dask(x: Any, name: str, rows: int, rows_name: str) -> Any:
-    """``x`` as a 2-D Dask array of ``rows`` rows in one chunk (samples are columns)."""
+def _check_dask(x: Any, name: str, rows: int, rows_name: str, dtype_name: str) -> Any:
+    """``x`` as a 2-D Dask array of ``rows`` rows in one chunk (samples are columns), of real
+    numbers (floats of the network's ``dtype_name``)."""
     da = _dask_array()
     if not isinstance(x, da.Array):
         raise TypeError(
@@ -110,6 +111,8 @@ def _check_dask(x: Any, name: str, rows: int, rows_name: str) -> Any:
     kind = np.dtype(x.dtype).kind
     if kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers; got dtype {x.dtype}")
+    if kind == "f" and np.dtype(x.dtype).name != dtype_name:
+        raise TypeError(_checks.dtype_mismatch(name, np.dtype(x.dtype).name, dtype_name))
     if x.numblocks[0] > 1:  # every block must hold whole samples (columns)
         x = x.rechunk({0: -1})
     return x
@@ -121,21 +124,14 @@ def check_batch(net: Network, X: Any, Y: Any) -> tuple[Any, Any]:
     Lazily (nothing is computed): 2-D, real numbers of the network's float dtype, blocks of
     known size holding whole samples; ``Y`` is rechunked to ``X``'s blocks if needed.
     """
-    X = _check_dask(X, "X", net.sizes[0], "n_0")
-    Y = _check_dask(Y, "Y", net.sizes[-1], "n_L")
+    X = _check_dask(X, "X", net.sizes[0], "n_0", net.dtype_name)
+    Y = _check_dask(Y, "Y", net.sizes[-1], "n_L", net.dtype_name)
     if Y.shape[1] != X.shape[1]:
         raise ValueError(
             f"Y must have one column per sample of X (m = {X.shape[1]}); got shape {Y.shape}"
         )
     if X.shape[1] < 1:
         raise ValueError(f"X must hold at least one sample (column); got shape {X.shape}")
-    for name, x in (("X", X), ("Y", Y)):
-        if np.dtype(x.dtype).kind == "f" and np.dtype(x.dtype).name != net.dtype_name:
-            raise TypeError(
-                f"{name} has dtype {np.dtype(x.dtype).name} but the network's dtype is "
-                f"{net.dtype_name}: convert {name} ({name}.astype(...)) or the network "
-                f"(net.astype(...))"
-            )
     if Y.chunks[1] != X.chunks[1]:
         Y = Y.rechunk({1: X.chunks[1]})
     return X, Y
@@ -299,12 +295,7 @@ def forward(net: Network, X: Any) -> Any:
     dask.array.Array of shape (n_L, m)
         Chunked along the columns like ``X``; nothing is computed until asked.
     """
-    X = _check_dask(X, "X", net.sizes[0], "n_0")
-    if np.dtype(X.dtype).kind == "f" and np.dtype(X.dtype).name != net.dtype_name:
-        raise TypeError(
-            f"X has dtype {np.dtype(X.dtype).name} but the network's dtype is {net.dtype_name}: "
-            f"convert X (X.astype(...)) or the network (net.astype(...))"
-        )
+    X = _check_dask(X, "X", net.sizes[0], "n_0", net.dtype_name)
     import dask
 
     worker_net = _worker_network(net, X)
@@ -415,12 +406,9 @@ def fit(
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
-        raise ValueError(f"max_iter must be an integer >= 0; got {max_iter!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
-    if not (isinstance(tol, (int, float)) and tol >= 0):
-        raise ValueError(f"tol must be a number >= 0; got {tol!r}")
+    max_iter = _checks.positive_int(max_iter, "max_iter", minimum=0)
+    lr = _checks.number(lr, "lr", low=0.0, low_open=True)
+    tol = _checks.number(tol, "tol", low=0.0)
     X, Y = check_batch(net, X, Y)
     result = FullBatchResult(solver=solver)
 
@@ -522,8 +510,7 @@ def as_dask(x: Any, n_blocks: int = 4, client: Any = None) -> Any:
     x = _array.to_numpy(x)
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D of shape (n, m), samples as columns; got {x.shape}")
-    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
-        raise ValueError(f"n_blocks must be an integer >= 1; got {n_blocks!r}")
+    n_blocks = _checks.positive_int(n_blocks, "n_blocks")
     d = da.from_array(x, chunks=(x.shape[0], max(1, math.ceil(x.shape[1] / n_blocks))))
     return client.persist(d) if client is not None else d
 
@@ -590,8 +577,7 @@ def client(
         finally:
             c.close()
         return
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ValueError(f"n_workers must be an integer >= 1; got {n_workers!r}")
+    n_workers = _checks.positive_int(n_workers, "n_workers")
     cluster = LocalCluster(
         n_workers=n_workers,
         threads_per_worker=threads_per_worker,

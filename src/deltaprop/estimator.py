@@ -60,7 +60,6 @@ True
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any, TypeGuard
@@ -73,7 +72,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _array
+from . import _array, _checks
 from .activations import get_activation
 from .network import Network
 from .optim import SCHEDULES, SGD, Adam, Optimizer
@@ -110,11 +109,7 @@ def _check(cond: bool, name: str, value: Any, expected: str) -> None:
 
 
 def _is_real(x: Any) -> TypeGuard[float]:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and np.isfinite(np.asarray(x))
-
-
-def _is_int(x: Any) -> TypeGuard[int]:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+    return _checks.is_real(x) and math.isfinite(x)
 
 
 class _DeltaPropMLP(BaseEstimator):
@@ -191,8 +186,8 @@ class _DeltaPropMLP(BaseEstimator):
     # --- validation ----------------------------------------------------------------------
 
     def _hidden_sizes(self) -> list[int]:
-        h: Any = self.hidden_layer_sizes  # the user's, unchecked until here
-        sizes = [h] if _is_int(h) else h
+        h: Any = self.hidden_layer_sizes
+        sizes = [h] if _checks.is_int(h) else h
         try:
             sizes = list(sizes)
         except TypeError:
@@ -200,7 +195,7 @@ class _DeltaPropMLP(BaseEstimator):
                 f"hidden_layer_sizes must be an int or a sequence of ints >= 1; got {h!r}"
             ) from None
         for n in sizes:
-            _check(_is_int(n) and n >= 1, "hidden_layer_sizes", h, "a sequence of ints >= 1")
+            _check(_checks.is_int(n) and n >= 1, "hidden_layer_sizes", h, "a sequence of ints >= 1")
         return [int(n) for n in sizes]
 
     def _validate_params(self) -> None:
@@ -217,10 +212,11 @@ class _DeltaPropMLP(BaseEstimator):
             "'sgd' or 'adam' (deltaprop has no L-BFGS)",
         )
         _check(_is_real(self.alpha) and self.alpha >= 0, "alpha", self.alpha, "a number >= 0")
+        batch_size: Any = self.batch_size
         _check(
-            self.batch_size == "auto" or (_is_int(self.batch_size) and self.batch_size >= 1),
+            batch_size == "auto" or (_checks.is_int(batch_size) and batch_size >= 1),
             "batch_size",
-            self.batch_size,
+            batch_size,
             "'auto' or an int >= 1",
         )
         _check(
@@ -239,7 +235,10 @@ class _DeltaPropMLP(BaseEstimator):
             _is_real(self.power_t) and self.power_t >= 0, "power_t", self.power_t, "a number >= 0"
         )
         _check(
-            _is_int(self.max_iter) and self.max_iter >= 1, "max_iter", self.max_iter, "an int >= 1"
+            _checks.is_int(self.max_iter) and self.max_iter >= 1,
+            "max_iter",
+            self.max_iter,
+            "an int >= 1",
         )
         _check(_is_real(self.tol) and self.tol >= 0, "tol", self.tol, "a number >= 0")
         _check(
@@ -259,7 +258,7 @@ class _DeltaPropMLP(BaseEstimator):
             _check(_is_real(v) and 0 <= v < 1, name, v, "a number in [0, 1)")
         _check(_is_real(self.epsilon) and self.epsilon > 0, "epsilon", self.epsilon, "a number > 0")
         _check(
-            _is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
+            _checks.is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
             "n_iter_no_change",
             self.n_iter_no_change,
             "an int >= 1",
@@ -284,8 +283,29 @@ class _DeltaPropMLP(BaseEstimator):
     def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None) -> Any:
         self._validate_params()
         hidden = self._hidden_sizes()
-        fitted = hasattr(self, "network_")
-        first = not fitted or not (self.warm_start or incremental)
+        first = not hasattr(self, "network_") or not (self.warm_start or incremental)
+        X, y = self._check_data(X, y, first)
+        T = self._targets(y, first=first, classes=classes)  # (n_samples, n_outputs)
+        dtype = X.dtype if first else np.dtype(self.network_.dtype_name)
+        if first:
+            self._new_network(X.shape[1], hidden, T.shape[1], dtype)
+        self.network_.alpha = float(self.alpha)
+        # one transpose at the boundary: the core's samples are columns
+        if _array.is_dask(X):
+            Xc, Yc = X.T.astype(dtype), T.T.astype(dtype)
+        else:
+            Xc = np.ascontiguousarray(X.T, dtype=dtype)
+            Yc = np.ascontiguousarray(T.T, dtype=dtype)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="batch_size=", category=UserWarning)
+            history, new, seen = self._train(Xc, Yc, incremental)
+        self._record(history, new, seen, bool(self.early_stopping), incremental=incremental)
+        return self
+
+    def _check_data(self, X: Any, y: Any, first: bool) -> tuple[Any, Any]:
+        """``X`` (n_samples, n_features) and ``y`` checked; Dask arrays lazily."""
         if _array.is_dask(X):  # validated lazily; trained full-batch (deltaprop.distributed)
             X, y = _check_dask_data(self, X, y, reset=first)
         else:
@@ -300,85 +320,66 @@ class _DeltaPropMLP(BaseEstimator):
             )
         if X.shape[0] < 1:
             raise ValueError("X must hold at least 1 sample; got 0")
-        T = self._targets(y, first=first, classes=classes)  # (n_samples, n_outputs)
-        dtype = X.dtype if first else np.dtype(self.network_.dtype_name)
+        return X, y
 
-        if first:
-            rs = check_random_state(self.random_state)
-            init_seed, self._fit_seed = (int(s) for s in rs.randint(np.iinfo(np.int32).max, size=2))
-            output, loss = self._output_and_loss()
-            self.n_outputs_ = T.shape[1]
-            self.network_ = Network(
-                [X.shape[1], *hidden, self.n_outputs_],
-                hidden=HIDDEN_ACTIVATIONS[self.activation],
-                output=output,
-                loss=loss,
-                seed=init_seed,
-                dtype=dtype.name,
-                backend=self.backend,
-                device=self.device,
-                alpha=float(self.alpha),
-            )
-            if self.weight_init == "glorot":
-                _sklearn_initial_parameters(self.network_, self.activation, init_seed)
-            self._state: TrainState | None = None
-            self.loss_curve_: list[float] = []
-            self.n_iter_ = 0
-            self.t_ = 0
-            self.best_loss_: float | None = np.inf
-            self.validation_scores_: list[float] | None = None
-            self.best_validation_score_: float | None = None
-        net = self.network_
-        net.alpha = float(self.alpha)
+    def _new_network(self, n_features: int, hidden: list[int], n_outputs: int, dtype: Any) -> None:
+        """A fresh ``network_`` and empty fitted attributes (``fit``, a first ``partial_fit``)."""
+        rs = check_random_state(self.random_state)
+        init_seed, self._fit_seed = (int(s) for s in rs.randint(np.iinfo(np.int32).max, size=2))
+        output, loss = self._output_and_loss()
+        self.n_outputs_ = n_outputs
+        self.network_ = Network(
+            [n_features, *hidden, n_outputs],
+            hidden=HIDDEN_ACTIVATIONS[self.activation],
+            output=output,
+            loss=loss,
+            seed=init_seed,
+            dtype=dtype.name,
+            backend=self.backend,
+            device=self.device,
+            alpha=float(self.alpha),
+        )
+        if self.weight_init == "glorot":
+            _sklearn_initial_parameters(self.network_, self.activation, init_seed)
+        self._state: TrainState | None = None
+        self.loss_curve_: list[float] = []
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.best_loss_: float | None = np.inf
+        self.validation_scores_: list[float] | None = None
+        self.best_validation_score_: float | None = None
 
-        # one transpose at the boundary: the core's samples are columns
-        if _array.is_dask(X):
-            Xc, Yc = X.T.astype(dtype), T.T.astype(dtype)
-        else:
-            Xc = np.ascontiguousarray(X.T, dtype=dtype)
-            Yc = np.ascontiguousarray(T.T, dtype=dtype)
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        early = bool(self.early_stopping)
+    def _train(self, Xc: Any, Yc: Any, incremental: bool) -> tuple[History, list[float], int]:
+        """:func:`deltaprop.training.fit` on columns; the history, its new losses, samples seen.
+
+        ``partial_fit`` runs one epoch per call, continuing the optimiser and the shuffling
+        generator through the kept state; ``fit`` runs ``max_iter`` epochs from a new state.
+        """
         kwargs: dict[str, Any] = dict(
             optimizer=self._optimizer(),
             batch_size=self.batch_size,
             shuffle=bool(self.shuffle),
             learning_rate=self.learning_rate if self.solver == "sgd" else "constant",
             power_t=float(self.power_t),
-            early_stopping=early,
+            early_stopping=bool(self.early_stopping),
             validation_fraction=float(self.validation_fraction),
             n_iter_no_change=int(self.n_iter_no_change),
             tol=float(self.tol),
             callbacks=[_Verbose()] if self.verbose else [],
+            seed=self._fit_seed,
         )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="batch_size=", category=UserWarning)
-            if incremental:
-                # one epoch per call, continuing the optimiser and the shuffling generator
-                if self._state is None:
-                    self._state = TrainState()
-                state = self._state
-                t_before = state.t
-                history = fit(
-                    net, Xc, Yc, epochs=state.epoch + 1, seed=self._fit_seed, state=state, **kwargs
-                )
-                new, seen = history.loss[-1:], state.t - t_before
-            else:
-                state = TrainState()
-                history = fit(
-                    net,
-                    Xc,
-                    Yc,
-                    epochs=int(self.max_iter),
-                    seed=self._fit_seed,
-                    state=state,
-                    **kwargs,
-                )
-                self._state = None
-                new, seen = history.loss, history.t
-        self._record(history, new, seen, early, incremental=incremental)
-        return self
+        if incremental:
+            if self._state is None:
+                self._state = TrainState()
+            state = self._state
+            t_before = state.t
+            history = fit(self.network_, Xc, Yc, epochs=state.epoch + 1, state=state, **kwargs)
+            return history, history.loss[-1:], state.t - t_before
+        history = fit(
+            self.network_, Xc, Yc, epochs=int(self.max_iter), state=TrainState(), **kwargs
+        )
+        self._state = None
+        return history, history.loss, history.t
 
     def _optimizer(self) -> Optimizer:
         """A new optimiser of ``solver``'s kind from the estimator's hyper-parameters."""

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _array, _fast
+from . import _array, _checks, _fast
 from ._layers import Layers
 from .activations import Activation, get_activation
 from .init import initial_parameters
@@ -238,7 +238,9 @@ class Network:
         if shortcut is not None:
             return shortcut(A_L, Y)
         if not self.output.elementwise:
-            return self.output.vjp(Z_L, A_L, self.loss.J_prime(A_L, Y))
+            vjp = self.output.vjp
+            assert vjp is not None  # an activation that is not element-wise has one
+            return vjp(Z_L, A_L, self.loss.J_prime(A_L, Y))
         return self.loss.J_prime(A_L, Y) * self.output.g_prime(Z_L)  # (ii)
 
     def backward(self, Z: list[Any], A: list[Any], Y: Any) -> tuple[Layers, Layers, Layers]:
@@ -407,10 +409,8 @@ class Network:
         if same_backend:
             if _array.is_floating(xp, x.dtype):
                 if x.dtype != self.dtype:
-                    raise TypeError(
-                        f"{name} has dtype {_array.dtype_name(x.dtype)} but the network's dtype "
-                        f"is {self.dtype_name}: convert {name} (or the network, net.astype(...))"
-                    )
+                    got = _array.dtype_name(x.dtype)
+                    raise TypeError(_checks.dtype_mismatch(name, got, self.dtype_name))
                 return x
             if xp.isdtype(x.dtype, ("integral", "bool")):
                 return xp.astype(x, self.dtype)
@@ -420,10 +420,7 @@ class Network:
         except (TypeError, ValueError) as e:
             raise TypeError(f"{name} must be an array of numbers; got {type(x).__name__}") from e
         if host.dtype.kind == "f" and host.dtype != np.dtype(self.dtype_name):
-            raise TypeError(
-                f"{name} has dtype {host.dtype} but the network's dtype is {self.dtype_name}: "
-                f"convert {name} (or the network, net.astype(...))"
-            )
+            raise TypeError(_checks.dtype_mismatch(name, str(host.dtype), self.dtype_name))
         if host.dtype.kind not in "fiub":
             raise TypeError(f"{name} must hold real numbers; got dtype {host.dtype}")
         return self._asarray(host)
@@ -494,13 +491,9 @@ class Network:
 
 
 def _validate_alpha(alpha: Any) -> float:
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError):
-        raise TypeError(f"alpha must be a number >= 0; got {alpha!r}") from None
-    if not value >= 0.0 or value == float("inf"):
-        raise ValueError(f"alpha must be a finite number >= 0; got {alpha!r}")
-    return value
+    if isinstance(alpha, np.ndarray) and alpha.ndim == 0:
+        alpha = alpha[()]  # a 0-d array (what a model file's reader may hand over)
+    return _checks.number(alpha, "alpha", low=0.0)
 
 
 __all__ = [

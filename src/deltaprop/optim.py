@@ -59,40 +59,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _array
+from . import _array, _checks
 from ._layers import Layers
 
 StateDict = dict[str, Any]
 """A flat ``{name: numpy array | float | int}`` mapping (safetensors arrays + JSON numbers)."""
-
-
-def _number(
-    value: Any,
-    name: str,
-    *,
-    low: float,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """``value`` as a float in the interval, or a ValueError/TypeError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number; got {value!r}")
-    v = float(value)
-    too_low = v <= low if low_open else v < low
-    too_high = v >= high if high_open else v > high
-    if not math.isfinite(v) or too_low or too_high:
-        lo = f"{'(' if low_open else '['}{low:g}"
-        hi = f"{high:g}{')' if high_open or high == math.inf else ']'}"
-        raise ValueError(f"{name} must be a finite number in {lo}, {hi}; got {value!r}")
-    return v
-
-
-def _copy(x: Any) -> Any:
-    """An independent copy of an array of any backend, on the same device."""
-    if type(x) is np.ndarray:
-        return x.copy()
-    return _array.namespace(x).asarray(x, copy=True)
 
 
 class Optimizer:
@@ -126,7 +97,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _number(value, "lr", low=0.0, low_open=True)
+        self._lr = _checks.number(value, "lr", low=0.0, low_open=True)
 
     # --- the step ---------------------------------------------------------------------------
 
@@ -281,7 +252,7 @@ class Optimizer:
     def _snapshot(self) -> Any:
         state = None
         if self._state is not None:
-            state = {s: _copy(flat) for s, flat in self._state.items()}
+            state = {s: _checks.copy(flat) for s, flat in self._state.items()}
         hyper = {h: getattr(self, h) for h in self._hyper}
         return hyper, state, self._pending
 
@@ -292,11 +263,11 @@ class Optimizer:
         if state is not None and self._state is not None and state.keys() == self._state.keys():
             for s, flat in state.items():
                 if _array.is_jax(flat):  # immutable: replaced (JAX keeps no views)
-                    self._state[s] = _copy(flat)
+                    self._state[s] = _checks.copy(flat)
                 else:
                     self._state[s][...] = flat  # in place: the NumPy views stay valid
         else:
-            self._state = None if state is None else {s: _copy(f) for s, f in state.items()}
+            self._state = None if state is None else {s: _checks.copy(f) for s, f in state.items()}
             self._layout = [] if state is None else self._layout
         self._pending = pending
 
@@ -332,7 +303,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(lr)
-        self.momentum = _number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.momentum = _checks.number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         if not isinstance(nesterov, (bool, np.bool_, int)):
             raise TypeError(f"nesterov must be True or False; got {nesterov!r}")
         self.nesterov = bool(nesterov)
@@ -340,7 +311,7 @@ class SGD(Optimizer):
 
     def load_state_dict(self, d: StateDict) -> None:
         super().load_state_dict(d)
-        self.momentum = _number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.momentum = _checks.number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self._slots = ("velocity",) if self.momentum > 0 else ()
 
     def _update(self, G: Any) -> Any:
@@ -393,9 +364,9 @@ class Adam(Optimizer):
         epsilon: float = 1e-8,
     ) -> None:
         super().__init__(lr)
-        self.beta_1 = _number(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
-        self.beta_2 = _number(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
-        self.epsilon = _number(epsilon, "epsilon", low=0.0, low_open=True)
+        self.beta_1 = _checks.number(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+        self.beta_2 = _checks.number(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = _checks.number(epsilon, "epsilon", low=0.0, low_open=True)
         self.t = 0
 
     def load_state_dict(self, d: StateDict) -> None:
@@ -509,8 +480,8 @@ class Schedule:
         if name not in SCHEDULES:
             raise ValueError(f"learning_rate must be one of {', '.join(SCHEDULES)}; got {name!r}")
         self.name = name
-        self.lr0 = _number(lr0, "learning rate", low=0.0, low_open=True)
-        self.power_t = _number(power_t, "power_t", low=0.0)
+        self.lr0 = _checks.number(lr0, "learning rate", low=0.0, low_open=True)
+        self.power_t = _checks.number(power_t, "power_t", low=0.0)
 
     def epoch_end(self, opt: Optimizer, t: int) -> None:
         """After an epoch, with ``t`` samples seen in all: invscaling sets η = η₀/(t+1)^p."""

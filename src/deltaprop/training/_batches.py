@@ -125,8 +125,9 @@ def split_validation(
             "early_stopping on Dask arrays needs validation_data (in memory): a held-out "
             "fraction would reorder samples across blocks"
         )
-    if isinstance(validation_fraction, bool) or not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}")
+    _checks.number(
+        validation_fraction, "validation_fraction", low=0, high=1, low_open=True, high_open=True
+    )
     n = X.shape[1]
     n_val = math.ceil(validation_fraction * n)
     if n - n_val < 1:

@@ -163,9 +163,9 @@ def fit(
     schedule = _resume_optimizer(state, opt, resuming, learning_rate, power_t)
     rng = np.random.default_rng(shuffle_seed)
     if resuming:
-        rng.bit_generator.state = copy_rng_state(state.rng_state)
+        rng.bit_generator.state = copy_rng_state(state.rng_state) or {}
     else:
-        state.rng_state = rng.bit_generator.state
+        state.rng_state = dict(rng.bit_generator.state)
     run = _Run(net, state, opt, schedule, source, rng, val, scoring, rule, list(callbacks))
     return run.train(epochs)
 
@@ -281,7 +281,7 @@ class _Run:
         self.schedule.epoch_end(opt, state.t)
         reason = self.rule.stop_reason(state, self.schedule, opt)
         state.lr = opt.lr
-        state.rng_state = self.rng.bit_generator.state
+        state.rng_state = dict(self.rng.bit_generator.state)
         self.commit = Commit(state, opt, W, b)
         return reason
 
@@ -292,8 +292,7 @@ class _Run:
 def _improvement_rule(n_iter_no_change: Any, tol: Any, early_stopping: bool) -> Improvement:
     if n_iter_no_change is not None:
         n_iter_no_change = _checks.positive_int(n_iter_no_change, "n_iter_no_change")
-    if not isinstance(tol, (int, float, np.floating)) or not math.isfinite(tol) or tol < 0:
-        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
+    tol = _checks.number(tol, "tol", low=0.0)
     return Improvement(tol=tol, n_iter_no_change=n_iter_no_change, on_val=bool(early_stopping))
 
 
