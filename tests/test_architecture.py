@@ -21,7 +21,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 MAX_LINES = 80
 KNOWN_LONG: set[str] = {
     "deltaprop/data.py:read_csv",
-    "deltaprop/estimator.py:_fit",
 }
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 

@@ -65,6 +65,10 @@ _CHUNK = 1 << 16
 """Elements per block when adding α W to dW without a parameter-sized temporary."""
 
 
+# ``net`` is a deltaprop Network throughout; it is typed Any because network imports this
+# module (naming Network here, even under TYPE_CHECKING, would be an import cycle).
+
+
 def _kind(g: Any) -> int:
     return _IDENTITY if g is identity else _RELU if g is relu else _OTHER
 

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,6 +64,9 @@ from ._layers import Layers
 
 StateDict = dict[str, Any]
 """A flat ``{name: numpy array | float | int}`` mapping (safetensors arrays + JSON numbers)."""
+
+if TYPE_CHECKING:
+    from .network import Network
 
 
 class Optimizer:
@@ -101,7 +104,7 @@ class Optimizer:
 
     # --- the step ---------------------------------------------------------------------------
 
-    def step(self, net: Any, dW: Sequence[Any], db: Sequence[Any]) -> None:
+    def step(self, net: Network, dW: Sequence[Any], db: Sequence[Any]) -> None:
         """Update ``net.W[l]`` and ``net.b[l]`` in place from the gradients.
 
         Parameters
@@ -134,7 +137,7 @@ class Optimizer:
     def _update(self, G: Any) -> Any:  # pragma: no cover
         raise NotImplementedError
 
-    def _grad_buffers(self, net: Any) -> tuple[Layers, Layers] | None:
+    def _grad_buffers(self, net: Network) -> tuple[Layers, Layers] | None:
         """Per-layer views ``(dW, db)`` of the flat gradient buffer (``dW[l]``, l = 1..L), for a
         fast path to write the next step's gradients into (NumPy, rules with state); None
         otherwise.
@@ -169,7 +172,7 @@ class Optimizer:
         xp = _array.namespace(flat)
         return [xp.reshape(flat[o : o + n], shape) for o, n, shape in self._layout]
 
-    def _init_state(self, net: Any, params: list[Any]) -> None:
+    def _init_state(self, net: Network, params: list[Any]) -> None:
         xp = _array.namespace(*params)
         self._layout, offset = [], 0
         for p in params:

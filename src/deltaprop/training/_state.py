@@ -12,12 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _array, _checks
 from .._layers import Layers
+
+if TYPE_CHECKING:
+    from ..network import Network
+    from ..optim import Optimizer
 
 STOP_REASONS = ("max_epochs", "converged", "early_stopping", "callback")
 """Values of :attr:`History.stopped_reason` once training has ended normally."""
@@ -378,7 +382,7 @@ class Commit:
     enough to roll back) and the optimiser's on-device snapshot (``Optimizer._snapshot``).
     """
 
-    def __init__(self, state: TrainState, opt: Any, W: Layers, b: Layers) -> None:
+    def __init__(self, state: TrainState, opt: Optimizer, W: Layers, b: Layers) -> None:
         self.W, self.b = W, b
         self.scalars = {name: getattr(state, name) for name in _STATE_SCALARS}
         self.scalars["rng_state"] = copy_rng_state(state.rng_state)
@@ -387,7 +391,7 @@ class Commit:
         self.lengths = {name: len(getattr(h, name)) for name in History._LISTS}
         self.optimizer = opt._snapshot()
 
-    def restore(self, net: Any, state: TrainState, opt: Any) -> None:
+    def restore(self, net: Network, state: TrainState, opt: Optimizer) -> None:
         """Put ``net``, ``state`` and ``opt`` back as they were at this commit."""
         set_params(net, self.W, self.b)
         for name, value in self.scalars.items():
@@ -402,14 +406,14 @@ class Commit:
         state.optimizer_state = opt.state_dict()
 
 
-def params(net: Any) -> tuple[Layers, Layers]:
+def params(net: Network) -> tuple[Layers, Layers]:
     """Copies of the network's parameters ``W[l]`` and ``b[l]``, l = 1..L."""
     W = Layers([_checks.copy(W_l) for W_l in net.W], "W")
     b = Layers([_checks.copy(b_l) for b_l in net.b], "b")
     return W, b
 
 
-def set_params(net: Any, W: Layers, b: Layers) -> None:
+def set_params(net: Network, W: Layers, b: Layers) -> None:
     """Copy parameters into the network (copies, so the sources are never updated in place)."""
     for l in range(1, net.L + 1):
         net.W[l] = _checks.copy(W[l])
