@@ -252,14 +252,18 @@ class Optimizer:
 
     # --- rollback (used by the fit loop; stays on the device) -------------------------------
 
-    def _snapshot(self) -> Any:
+    def snapshot(self) -> Any:
+        """The optimiser's state and hyper-parameters as they are now, on the device (copies):
+        cheaper than :meth:`state_dict`, for :meth:`restore` in the same process (the fit
+        loop's rollback to the end of the last completed epoch)."""
         state = None
         if self._state is not None:
             state = {s: _checks.copy(flat) for s, flat in self._state.items()}
         hyper = {h: getattr(self, h) for h in self._hyper}
         return hyper, state, self._pending
 
-    def _restore(self, snap: Any) -> None:
+    def restore(self, snap: Any) -> None:
+        """Back to a :meth:`snapshot` (taken from this optimiser)."""
         hyper, state, pending = snap
         for h, v in hyper.items():
             setattr(self, h, v)

@@ -379,7 +379,7 @@ class Commit:
 
     The network's parameters (copies, ``W[l]`` of shape (n_l, n_{l-1})), the state's
     scalars, the history's list lengths (the lists are append-only, so their lengths are
-    enough to roll back) and the optimiser's on-device snapshot (``Optimizer._snapshot``).
+    enough to roll back) and the optimiser's on-device snapshot (``Optimizer.snapshot``).
     """
 
     def __init__(self, state: TrainState, opt: Optimizer, W: Layers, b: Layers) -> None:
@@ -389,7 +389,7 @@ class Commit:
         h = state.history
         self.history = {name: getattr(h, name) for name in _HISTORY_SCALARS}
         self.lengths = {name: len(getattr(h, name)) for name in History._LISTS}
-        self.optimizer = opt._snapshot()
+        self.optimizer = opt.snapshot()
 
     def restore(self, net: Network, state: TrainState, opt: Optimizer) -> None:
         """Put ``net``, ``state`` and ``opt`` back as they were at this commit."""
@@ -402,7 +402,7 @@ class Commit:
             setattr(h, name, value)
         for name, n in self.lengths.items():
             del getattr(h, name)[n:]
-        opt._restore(self.optimizer)
+        opt.restore(self.optimizer)
         state.optimizer_state = opt.state_dict()
 
 
