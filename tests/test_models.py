@@ -54,7 +54,7 @@ def test_train_model_loads_in_one_call_and_equals_predict_to_the_last_bit(capsys
     rows = frame.to_numpy()
     y = model.predict(rows)  # rows, as scikit-learn
     assert y.shape == (25,)
-    assert y.min() > 25 and y.max() < 350  # disease progression units, not standardised
+    assert 100 < y.mean() < 200  # disease progression units (mean 152), not standardised
     code, text, err = cli(capsys, "predict", "--model", out / "model.safetensors", "--data", csv)
     assert code == 0, err
     from_cli = np.array([float(line) for line in text.splitlines()[1:]])

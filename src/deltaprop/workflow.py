@@ -162,13 +162,13 @@ class TrainSettings:
 
     data: str = "diabetes"
     target: str | tuple[str, ...] | None = None
-    hidden: tuple[int, ...] = (64, 64)
-    epochs: int = 200
+    hidden: tuple[int, ...] = (100,)
+    epochs: int = 500
     lr: float = 1e-3
     optimizer: str = "adam"
     batch_size: int = 32
     seed: int = 0
-    patience: int = 20
+    patience: int = 50
     data_sha256: str | None = None
     checkpoint_every: int = 10
     dask: bool = False
@@ -176,7 +176,7 @@ class TrainSettings:
     activation: str = "relu"
     output: str | None = None
     loss: str | None = None
-    alpha: float = 0.0
+    alpha: float = 0.01
     validation_fraction: float = 0.1
     sep: str | None = None
     decimal: str = "."
@@ -251,6 +251,8 @@ class TrainSettings:
                 f"{source}: the settings lack {', '.join(missing)}; "
                 f"it was not written by deltaprop train"
             )
+        if "alpha" not in d:  # a run from before the penalty was a setting trained without it
+            d = {**d, "alpha": 0.0}
         try:
             return cls(**d)
         except (SettingsError, TypeError) as e:

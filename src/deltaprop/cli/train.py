@@ -110,7 +110,7 @@ Loss = Annotated[
         "mse, cross_entropy or binary_cross_entropy]",
     ),
 ]
-Alpha = Annotated[float | None, typer.Option(help="L2 penalty on the weights. [default: 0]")]
+Alpha = Annotated[float | None, typer.Option(help="L2 penalty λ on the weights. [default: 0.01]")]
 ValidationFraction = Annotated[
     float | None,
     typer.Option(help="Share of rows held out for early stopping. [default: 0.1]"),
@@ -143,8 +143,8 @@ Target = Annotated[
         help="Target column(s) of a CSV file, comma-separated. [default: the last column]"
     ),
 ]
-Hidden = Annotated[str | None, typer.Option(help="Hidden layer widths. [default: 64,64]")]
-Epochs = Annotated[int | None, typer.Option(help="Most epochs to train. [default: 200]")]
+Hidden = Annotated[str | None, typer.Option(help="Hidden layer widths. [default: 100]")]
+Epochs = Annotated[int | None, typer.Option(help="Most epochs to train. [default: 500]")]
 Lr = Annotated[float | None, typer.Option(help="Learning rate. [default: 0.001]")]
 Optimizer = Annotated[
     str | None, typer.Option(help="sgd (Nesterov momentum 0.9) or adam. [default: adam]")
@@ -160,7 +160,7 @@ Patience = Annotated[
     int | None,
     typer.Option(
         help="Stop after this many epochs without a better validation R² and keep the "
-        "best epoch's weights; 0 never stops early. [default: 20]"
+        "best epoch's weights; 0 never stops early. [default: 50]"
     ),
 ]
 Out = Annotated[
