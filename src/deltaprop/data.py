@@ -237,6 +237,43 @@ def read_csv(
     and the column.
     """
     path = Path(path)
+    encoding, codec = _csv_encoding(encoding, decimal, sep)
+    header, header_line, rows, lines = _read_records(path, sep, decimal, encoding, codec)
+    if index_col is None and len(header) > 1 and not header[0]:
+        index_col = 0  # pandas' to_csv: the index under an empty name
+    drop: list[int] = []
+    if index_col is not None:
+        drop.append(_column_index(index_col, header, str(path), "index_col"))
+    if id_col is not None:
+        drop.append(_column_index(id_col, header, str(path), "id_col"))
+    for j, name in enumerate(header):
+        if not name and j not in drop:
+            raise ValueError(f"{path}, line {header_line}: column {j + 1} has no name")
+    if not rows:
+        raise ValueError(f"{path}: no data rows after the header")
+    ids = [row[drop[-1]].strip() for row in rows] if drop else None
+    keep = [j for j in range(len(header)) if j not in drop]
+
+    def column(j: int) -> list[str]:
+        j = keep[j]
+        return [row[j] for row in rows]
+
+    labels_of_rows = [f"line {n}" for n in lines]
+    data = _table(
+        [header[j] for j in keep],
+        column,
+        labels_of_rows,
+        target,
+        features,
+        str(path),
+        decimal=decimal,
+        labels=labels,
+    )
+    return data._replace(ids=ids)
+
+
+def _csv_encoding(encoding: str, decimal: str, sep: str | None) -> tuple[str, str]:
+    """The checked dialect: the encoding to open the file with and its codec's name."""
     if decimal not in (".", ","):
         raise ValueError(f"decimal must be '.' or ','; got {decimal!r}")
     if sep is not None and (len(sep) != 1 or sep in '\r\n"' or sep == decimal):
@@ -253,6 +290,14 @@ def read_csv(
         ) from None
     if codec == "utf-8":
         encoding = "utf-8-sig"  # skip a byte-order mark
+    return encoding, codec
+
+
+def _read_records(
+    path: Path, sep: str | None, decimal: str, encoding: str, codec: str
+) -> tuple[list[str], int, list[list[str]], list[int]]:
+    """The header, its line, the non-blank records (as long as the header) and their lines."""
+    header_line = 0
     try:
         raw, _ = _files.open_regular(path, MAX_CSV_BYTES, "CSV file")
         with TextIOWrapper(raw, encoding=encoding, newline="") as f:
@@ -293,37 +338,7 @@ def read_csv(
         raise ValueError(f"{path}: not a readable CSV file ({e})") from None
     if header is None:
         raise ValueError(f"{path}: the file is empty (expected a header row of column names)")
-    if index_col is None and len(header) > 1 and not header[0]:
-        index_col = 0  # pandas' to_csv: the index under an empty name
-    drop: list[int] = []
-    if index_col is not None:
-        drop.append(_column_index(index_col, header, str(path), "index_col"))
-    if id_col is not None:
-        drop.append(_column_index(id_col, header, str(path), "id_col"))
-    for j, name in enumerate(header):
-        if not name and j not in drop:
-            raise ValueError(f"{path}, line {header_line}: column {j + 1} has no name")
-    if not rows:
-        raise ValueError(f"{path}: no data rows after the header")
-    ids = [row[drop[-1]].strip() for row in rows] if drop else None
-    keep = [j for j in range(len(header)) if j not in drop]
-
-    def column(j: int) -> list[str]:
-        j = keep[j]
-        return [row[j] for row in rows]
-
-    labels_of_rows = [f"line {n}" for n in lines]
-    data = _table(
-        [header[j] for j in keep],
-        column,
-        labels_of_rows,
-        target,
-        features,
-        str(path),
-        decimal=decimal,
-        labels=labels,
-    )
-    return data._replace(ids=ids)
+    return header, header_line, rows, lines
 
 
 def _sniff_separator(sample: str, decimal: str) -> str:
