@@ -202,6 +202,9 @@ AsJson = Annotated[
 ]
 
 
+_RUN_OPTIONS = ("out", "resume", "plots", "plot_format", "dpi", "scheduler", "as_json")
+
+
 def train_command(
     data: Data = None,
     target: Target = None,
@@ -242,33 +245,16 @@ def train_command(
     Ctrl-C writes a checkpoint; --resume continues to the same final weights as a run that
     was never interrupted.
     """
+    given = dict(locals())  # every option, by its parameter's name (a TrainSettings field)
     from .. import workflow
 
     if checkpoint_every is not None and checkpoint_every < 1:
         raise UserError(f"--checkpoint-every must be >= 1; got {checkpoint_every}")
-    given = {
-        "data": data,
-        "target": target,
-        "hidden": None if hidden is None else parse_int_list(hidden, "--hidden"),
-        "epochs": epochs,
-        "lr": lr,
-        "optimizer": optimizer,
-        "batch_size": batch_size,
-        "seed": seed,
-        "patience": patience,
-        "task": task,
-        "activation": activation,
-        "output": output,
-        "loss": loss,
-        "alpha": alpha,
-        "validation_fraction": validation_fraction,
-        "sep": _separator(sep),
-        "decimal": decimal,
-        "encoding": encoding,
-        "index_col": index_col,
-        "id_col": id_col,
-    }
-    given["checkpoint_every"] = checkpoint_every  # not given: a resumed run keeps its own
+    for name in _RUN_OPTIONS:  # how to run, not the run's settings
+        del given[name]
+    given["hidden"] = None if hidden is None else parse_int_list(hidden, "--hidden")
+    given["sep"] = _separator(sep)
+    # not given (None): the default, or on --resume the checkpoint's own
     changes = {k: v for k, v in given.items() if v is not None}
     try:
         result = workflow.train(
