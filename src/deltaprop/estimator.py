@@ -70,7 +70,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
 from . import _array, _checks
 from .activations import get_activation
@@ -275,16 +275,34 @@ class _DeltaPropMLP(BaseEstimator):
 
     # --- fitting -------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any) -> Any:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
         """Train on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,) or
-        (n_samples, n_outputs); returns ``self``."""
-        return self._fit(X, y, incremental=False)
+        (n_samples, n_outputs); returns ``self``.
 
-    def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None) -> Any:
+        ``sample_weight`` (n_samples,), non-negative, follows scikit-learn 1.9's MLPs: each
+        mini-batch's cost is :math:`\\sum_i w_i \\ell_i / \\sum_i w_i` (normalised by the
+        batch's total weight, the L2 penalty unweighted) and column i of
+        :math:`\\delta^{[L]}` is scaled by :math:`m w_i / \\sum_j w_j`; the early-stopping
+        score is not weighted (scikit-learn weights it). Zero weights equal dropping the rows
+        in full-batch training.
+        """
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
+
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        incremental: bool,
+        classes: Any = None,
+        sample_weight: Any = None,
+    ) -> Any:
         self._validate_params()
         hidden = self._hidden_sizes()
         first = not hasattr(self, "network_") or not (self.warm_start or incremental)
         X, y = self._check_data(X, y, first)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         T = self._targets(y, first=first, classes=classes)  # (n_samples, n_outputs)
         dtype = X.dtype if first else np.dtype(self.network_.dtype_name)
         if first:
@@ -300,7 +318,7 @@ class _DeltaPropMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="batch_size=", category=UserWarning)
-            history, new, seen = self._train(Xc, Yc, incremental)
+            history, new, seen = self._train(Xc, Yc, incremental, sample_weight)
         self._record(history, new, seen, bool(self.early_stopping), incremental=incremental)
         return self
 
@@ -349,7 +367,9 @@ class _DeltaPropMLP(BaseEstimator):
         self.validation_scores_: list[float] | None = None
         self.best_validation_score_: float | None = None
 
-    def _train(self, Xc: Any, Yc: Any, incremental: bool) -> tuple[History, list[float], int]:
+    def _train(
+        self, Xc: Any, Yc: Any, incremental: bool, sample_weight: Any = None
+    ) -> tuple[History, list[float], int]:
         """:func:`deltaprop.training.fit` on columns; the history, its new losses, samples seen.
 
         ``partial_fit`` runs one epoch per call, continuing the optimiser and the shuffling
@@ -367,6 +387,7 @@ class _DeltaPropMLP(BaseEstimator):
             tol=float(self.tol),
             callbacks=[_Verbose()] if self.verbose else [],
             seed=self._fit_seed,
+            sample_weight=sample_weight,
         )
         if incremental:
             if self._state is None:
@@ -413,8 +434,8 @@ class _DeltaPropMLP(BaseEstimator):
                 stacklevel=3,
             )
 
-    def _partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
-        return self._fit(X, y, incremental=True, classes=classes)
+    def _partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> Any:
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     # --- prediction ----------------------------------------------------------------------
 
@@ -637,9 +658,10 @@ class DeltaPropRegressor(RegressorMixin, _DeltaPropMLP):
             )
         return T
 
-    def partial_fit(self, X: Any, y: Any) -> DeltaPropRegressor:
-        """One epoch over ``X`` (n_samples, n_features), ``y``; continues the optimiser."""
-        return self._partial_fit(X, y)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> DeltaPropRegressor:
+        """One epoch over ``X`` (n_samples, n_features), ``y``; continues the optimiser.
+        ``sample_weight`` as in :meth:`fit`."""
+        return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions of shape (n_samples,) or (n_samples, n_outputs), like the fitted ``y``."""
@@ -707,14 +729,17 @@ class DeltaPropClassifier(ClassifierMixin, _DeltaPropMLP):
                 )
         return self._binarizer.transform(y)
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> DeltaPropClassifier:
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> DeltaPropClassifier:
         """One epoch over ``X`` (n_samples, n_features), ``y``; continues the optimiser.
 
-        ``classes`` (all the labels ``y`` may ever hold) is required on the first call.
+        ``classes`` (all the labels ``y`` may ever hold) is required on the first call;
+        ``sample_weight`` as in :meth:`fit`.
         """
         if _check_partial_fit_first_call(self, classes) and hasattr(self, "network_"):
             del self.network_
-        return self._partial_fit(X, y, classes=self.classes_)
+        return self._partial_fit(X, y, classes=self.classes_, sample_weight=sample_weight)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels of shape (n_samples,) (or (n_samples, n_labels) for multi-label)."""

@@ -243,13 +243,19 @@ class Network:
             return vjp(Z_L, A_L, self.loss.J_prime(A_L, Y))
         return self.loss.J_prime(A_L, Y) * self.output.g_prime(Z_L)  # (ii)
 
-    def backward(self, Z: list[Any], A: list[Any], Y: Any) -> tuple[Layers, Layers, Layers]:
+    def backward(
+        self, Z: list[Any], A: list[Any], Y: Any, sample_weight: Any = None
+    ) -> tuple[Layers, Layers, Layers]:
         """Back-propagation: equation (ii), then equation (i) for l = L−1..1, then the gradients.
 
         Parameters
         ----------
         Z, A : lists from :meth:`forward_pass`
         Y : array of shape (n_L, m)
+        sample_weight : array of shape (1, m) or None
+            Weights :math:`w_i \\ge 0`: column i of :math:`\\delta^{[L]}` is scaled by
+            :math:`m w_i / \\sum_j w_j`, the gradient of
+            :math:`J = \\sum_i w_i \\ell_i / \\sum_j w_j` (see :meth:`_weighted_cost`).
 
         Returns
         -------
@@ -265,6 +271,8 @@ class Network:
 
         # (ii) output layer: δ^[L] = J'(A^[L]) ⊙ g^[L]'(Z^[L])
         delta[L] = self.output_delta(Z[L], A[L], Y)
+        if sample_weight is not None:
+            delta[L] = delta[L] * _weight_scale(xp, sample_weight)
 
         # (i) hidden layers: δ^[l] = g^[l]'(Z^[l]) ⊙ (W^[l+1]ᵀ δ^[l+1]),  l = L-1, ..., 1
         for l in range(L - 1, 0, -1):
@@ -291,6 +299,18 @@ class Network:
             J = J + (self.alpha / 2) * sum(xp.sum(W_l * W_l) for W_l in self.W)
         return J
 
+    def _weighted_cost(self, A_L: Any, Y: Any, Z_L: Any, sample_weight: Any) -> Any:
+        """:math:`J = \\sum_i w_i \\ell_i / \\sum_i w_i` plus the L2 penalty (not weighted),
+        :math:`\\ell_i` the cost of column i alone (every cost is a mean over the columns, so
+        :math:`\\ell_i = J(a_i, y_i)`); a batch whose weights are all 0 costs 0 (plus the
+        penalty) and has zero data gradient."""
+        xp = self.xp
+        losses = _sample_costs(self.output, self.loss, Z_L, A_L, Y)  # (1, m)
+        J = xp.sum(losses * _weight_scale(xp, sample_weight)) / A_L.shape[1]
+        if self.alpha:
+            J = J + (self.alpha / 2) * sum(xp.sum(W_l * W_l) for W_l in self.W)
+        return J
+
     def gradients(self, X: Any, Y: Any) -> tuple[float, Layers, Layers]:
         """The cost and its gradients for a batch.
 
@@ -314,7 +334,12 @@ class Network:
         return _array.item(J), dW, db
 
     def _gradients(
-        self, X: Any, Y: Any, keep_buffers: bool = True, out: Any = None
+        self,
+        X: Any,
+        Y: Any,
+        keep_buffers: bool = True,
+        out: Any = None,
+        sample_weight: Any = None,
     ) -> tuple[Any, Layers, Layers]:
         """:meth:`gradients` without input validation; ``J`` stays an array (no device sync).
 
@@ -323,7 +348,14 @@ class Network:
         (``keep_buffers``), proven equal to :meth:`_reference_gradients` by
         ``tests/test_fast_path.py``. ``dW`` and ``db`` are new arrays on every call, so a
         caller may keep them or overwrite them (the optimisers do).
+
+        With ``sample_weight`` (shape (1, m), see :meth:`backward`) the reference equations
+        run on every backend, with the weighted cost of :meth:`_weighted_cost`.
         """
+        if sample_weight is not None:
+            Z, A = self._forward_pass(X)
+            _, dW_w, db_w = self.backward(Z, A, Y, sample_weight)
+            return self._weighted_cost(A[self.L], Y, Z[self.L], sample_weight), dW_w, db_w
         if _fast.applicable(self, X, Y):
             return _fast.gradients(self, X, Y, cache=keep_buffers, out=out)
         if self.backend == "jax":  # the same reference, traced once and compiled (deltaprop._jax)
@@ -488,6 +520,30 @@ class Network:
 
     def _check_b(self, l: int, value: Any) -> Any:
         return self._check_param(l, value, "b", (self.sizes[l], 1))
+
+
+def _weight_scale(xp: Any, w: Any) -> Any:
+    """``m w / Σ w`` for weights ``w`` of shape (1, m); zeros where ``Σ w = 0``."""
+    total = xp.sum(w)
+    return w * (w.shape[1] / xp.where(total > 0, total, xp.ones_like(total)))
+
+
+def _sample_costs(output: Activation, loss: Loss, Z_L: Any, A_L: Any, Y: Any) -> Any:
+    """:math:`\\ell_i`, the cost of each column alone, shape (1, m): from the same formulas as
+    :func:`~deltaprop.losses.cost_of` (from the logits where it uses them), one column at a
+    time (each cost is a mean over columns: :math:`\\ell_i = J(a_i, y_i)`)."""
+    xp = _array.namespace(A_L)
+    cols = [
+        cost_of(
+            output,
+            loss,
+            None if Z_L is None else Z_L[:, i : i + 1],
+            A_L[:, i : i + 1],
+            Y[:, i : i + 1],
+        )
+        for i in range(A_L.shape[1])
+    ]
+    return xp.reshape(xp.stack(cols), (1, -1))
 
 
 def _validate_alpha(alpha: Any) -> float:

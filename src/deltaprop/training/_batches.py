@@ -33,8 +33,11 @@ Batch = tuple[Any, Any]
 class MiniBatches:
     """Shuffled mini-batches of in-memory columns ``X`` (n_0, n) and ``Y`` (n_L, n) (checked)."""
 
-    def __init__(self, net: Network, X: Any, Y: Any, batch_size: Any, shuffle: bool) -> None:
-        self.net, self.X, self.Y, self.shuffle = net, X, Y, shuffle
+    def __init__(
+        self, net: Network, X: Any, Y: Any, batch_size: Any, shuffle: bool, weighted: bool = False
+    ) -> None:
+        # weighted: Y's last row holds the sample weights (with_weights), split off per batch
+        self.net, self.X, self.Y, self.shuffle, self.weighted = net, X, Y, shuffle, weighted
         self.n = n = X.shape[1]
         if batch_size == "auto":
             batch_size = min(200, n)
@@ -49,7 +52,8 @@ class MiniBatches:
                 )
                 batch_size = n
         self.batch_size = batch_size
-        self.compiled = net.backend == "jax"  # run_epoch: the epoch as one XLA program
+        # run_epoch: the epoch as one XLA program
+        self.compiled = net.backend == "jax" and not weighted
 
     def batches(self, rng: np.random.Generator) -> Iterator[Batch]:
         X, Y, n = self.X, self.Y, self.n
@@ -63,6 +67,8 @@ class MiniBatches:
     def gradient(self, X_B: Any, Y_B: Any, out: Any = None) -> Any:
         # back-propagation: equations (ii) and (i); into the optimiser's buffer when given,
         # unless _gradients was wrapped on the instance (instrumentation takes (X, Y) only)
+        if self.weighted:
+            return self.net._gradients(X_B, Y_B[:-1], sample_weight=Y_B[-1:])
         if out is None or "_gradients" in vars(self.net):
             return self.net._gradients(X_B, Y_B)
         return self.net._gradients(X_B, Y_B, out=out)
@@ -139,6 +145,21 @@ def split_validation(
     val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     xp = net.xp
     return (take(xp, X, train), take(xp, Y, train)), (take(xp, X, val), take(xp, Y, val))
+
+
+def with_weights(net: Network, Y: Any, sample_weight: Any) -> Any:
+    """``Y`` (n_L, n) with the checked weights (n,) as one more row, so that the validation
+    split and the shuffling carry them with their columns."""
+    w = np.asarray(_array.to_numpy(sample_weight), dtype=np.float64)
+    n = Y.shape[1]
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},); got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("sample_weight must be finite and >= 0")
+    xp = net.xp
+    row = _array.from_numpy(xp, w.reshape(1, n).astype(net.dtype_name), device=_array.device_of(Y))
+    concat = getattr(xp, "concat", None) or xp.concatenate
+    return concat([Y, row], axis=0)
 
 
 def check_validation_data(net: Network, validation_data: Any) -> Batch:

@@ -17,7 +17,7 @@ import numpy as np
 from .. import _array, _checks, _signals, distributed
 from .._layers import Layers
 from ..optim import SCHEDULES, SGD, Adam, Optimizer, Schedule, get_optimizer
-from ._batches import DaskBatch, MiniBatches, split_validation
+from ._batches import DaskBatch, MiniBatches, split_validation, with_weights
 from ._lbfgs import fit_lbfgs, is_lbfgs
 from ._scoring import Scorer, scorer
 from ._state import (
@@ -67,6 +67,7 @@ def fit(
     callbacks: Sequence[Any] = (),
     state: TrainState | None = None,
     scoring: Scorer | None = None,
+    sample_weight: Any = None,
 ) -> History:
     """Train ``net`` in place on the columns of ``X`` and ``Y``.
 
@@ -123,6 +124,12 @@ def fit(
         ``scoring(A_val, Y_val) -> float`` (higher is better) on NumPy arrays of shape
         (n_L, n_val); by default R² for MSE, accuracy for the cross-entropies, and minus the
         validation cost otherwise.
+    sample_weight : array of shape (n,) or None
+        Non-negative weights of the columns (in memory only, not with L-BFGS): each batch's
+        cost is :math:`\\sum_i w_i \\ell_i / \\sum_i w_i` (scikit-learn's MLPs'
+        convention) and column i of :math:`\\delta^{[L]}` is scaled to match
+        (:meth:`Network.backward`); the weights follow the shuffling. The validation score is
+        not weighted.
 
     Returns
     -------
@@ -145,6 +152,10 @@ def fit(
     dask = _array.is_dask(X) or _array.is_dask(Y)
     X, Y = distributed.check_batch(net, X, Y) if dask else net._check_XY(X, Y)
     state = _check_state(state)
+    if sample_weight is not None:
+        if dask or is_lbfgs(optimizer):
+            raise ValueError("sample_weight is for in-memory training with 'sgd' or 'adam'")
+        Y = with_weights(net, Y, sample_weight)
     if is_lbfgs(optimizer):
         return fit_lbfgs(net, X, Y, epochs, rule, callbacks, state, validation_data, batch_size)
     resuming = state.rng_state is not None
@@ -153,11 +164,13 @@ def fit(
     train, val = split_validation(
         net, X, Y, validation_data, early_stopping, validation_fraction, split_seed
     )
+    if sample_weight is not None and val is not None:
+        val = (val[0], val[1][:-1])  # the validation score is not weighted
     rule.on_val = early_stopping and val is not None
     source = (
         DaskBatch(net, *train, batch_size)
         if dask
-        else MiniBatches(net, *train, batch_size, shuffle)
+        else MiniBatches(net, *train, batch_size, shuffle, weighted=sample_weight is not None)
     )
     opt = _optimizer(optimizer, lr, momentum, nesterov, beta_1, beta_2, epsilon)
     schedule = _resume_optimizer(state, opt, resuming, learning_rate, power_t)

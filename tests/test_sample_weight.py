@@ -1,0 +1,192 @@
+"""``sample_weight`` in the estimators, against independent references: duplicated rows (full
+batch), dropped rows, and scikit-learn's own MLPs on the same weights from the same parameters."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from deltaprop import DeltaPropClassifier, DeltaPropRegressor
+
+
+def _data(kind, n=40):
+    if kind == "regressor":
+        X, y = make_regression(n_samples=n, n_features=4, noise=0.1, random_state=0)
+        return X, y / np.std(y)
+    X, y = make_classification(
+        n_samples=n, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0
+    )
+    return X, y
+
+
+def _make(kind, **kw):
+    cls = DeltaPropRegressor if kind == "regressor" else DeltaPropClassifier
+    params = dict(hidden_layer_sizes=(6,), batch_size=10_000, max_iter=15, alpha=1e-3)
+    params.update(kw, random_state=0, n_iter_no_change=1000)
+    return cls(**params)
+
+
+def _fit(est, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(*args, **kw)
+
+
+def _assert_same_parameters(a, b, rtol=1e-10):
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=rtol, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_integer_weights_equal_duplicated_rows_full_batch(kind, solver):
+    X, y = _data(kind)
+    w = np.random.default_rng(1).integers(1, 4, size=len(y))
+    idx = np.repeat(np.arange(len(y)), w)
+    weighted = _fit(_make(kind, solver=solver, learning_rate_init=0.01), X, y, sample_weight=w)
+    repeated = _fit(_make(kind, solver=solver, learning_rate_init=0.01), X[idx], y[idx])
+    _assert_same_parameters(weighted, repeated)
+    np.testing.assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_zero_weights_equal_dropped_rows(kind):
+    X, y = _data(kind)
+    w = np.ones(len(y))
+    w[::3] = 0.0
+    keep = w > 0
+    weighted = _fit(_make(kind, solver="adam"), X, y, sample_weight=w)
+    dropped = _fit(_make(kind, solver="adam"), X[keep], y[keep])
+    _assert_same_parameters(weighted, dropped)
+    # and partial_fit takes the weights too (one epoch each)
+    a = _make(kind).partial_fit(X, y, sample_weight=w, **_classes(kind, y))
+    b = _make(kind).partial_fit(X[keep], y[keep], **_classes(kind, y))
+    _assert_same_parameters(a, b)
+
+
+def _classes(kind, y):
+    return {} if kind == "regressor" else {"classes": np.unique(y)}
+
+
+def test_unit_weights_change_nothing_with_mini_batches():
+    X, y = _data("regressor", n=50)
+    a = _fit(_make("regressor", batch_size=16), X, y, sample_weight=np.full(50, 3.0))
+    b = _fit(_make("regressor", batch_size=16), X, y)
+    _assert_same_parameters(a, b)
+
+
+def test_bad_weights_are_refused():
+    X, y = _data("regressor")
+    with pytest.raises(ValueError, match="sample_weight"):
+        _make("regressor").fit(X, y, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="(?i)negative"):
+        _make("regressor").fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+def _both_weighted(ours, sk_cls, X, y, w, epochs, **sk_kwargs):
+    """As tests/test_estimator.py's ``_continue_both``, with ``sample_weight`` on both sides."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.set_params(max_iter=1, warm_start=True, shuffle=False, n_iter_no_change=1000)
+        ours.fit(X, y, sample_weight=w)
+        mlp = sk_cls(
+            hidden_layer_sizes=ours.hidden_layer_sizes,
+            max_iter=1,
+            shuffle=False,
+            n_iter_no_change=1000,
+            **sk_kwargs,
+        )
+        mlp.fit(X, y, sample_weight=w)
+        mlp.coefs_ = [c.copy() for c in ours.coefs_]
+        mlp.intercepts_ = [c.copy() for c in ours.intercepts_]
+        mlp.set_params(warm_start=True, max_iter=epochs)
+        mlp.fit(X, y, sample_weight=w)
+        ours.set_params(max_iter=epochs)
+        ours.fit(X, y, sample_weight=w)
+    _assert_same_parameters(ours, mlp, rtol=1e-9)
+    return mlp
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_regressor_weights_like_mlp_regressor(solver):
+    # alpha = 0: scikit-learn divides its penalty by the batch's total weight, ours is per batch
+    # (the module docstring of deltaprop.estimator); 2 eta and epsilon / 2 as in test_estimator.py
+    X, y = make_regression(n_samples=96, n_features=5, n_targets=2, noise=0.1, random_state=0)
+    y = y / np.std(y)
+    w = np.random.default_rng(0).uniform(0.0, 2.0, size=96)
+    w[:5] = 0.0
+    eta = 0.01
+    ours = DeltaPropRegressor(
+        hidden_layer_sizes=(8, 6),
+        solver=solver,
+        alpha=0.0,
+        batch_size=32,
+        learning_rate_init=eta,
+        random_state=0,
+    )
+    mlp = _both_weighted(
+        ours,
+        MLPRegressor,
+        X,
+        y,
+        w,
+        4,
+        solver=solver,
+        alpha=0.0,
+        batch_size=32,
+        learning_rate_init=2 * eta if solver == "sgd" else eta,
+        epsilon=0.5e-8,
+    )
+    np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-9, atol=1e-12)
+
+
+def test_classifier_weights_like_mlp_classifier():
+    X, y = make_classification(
+        n_samples=90, n_features=5, n_informative=3, n_classes=3, random_state=1
+    )
+    w = np.random.default_rng(2).uniform(0.1, 3.0, size=90)
+    ours = DeltaPropClassifier(
+        hidden_layer_sizes=(7,), alpha=0.0, batch_size=30, learning_rate_init=0.01, random_state=0
+    )
+    mlp = _both_weighted(
+        ours, MLPClassifier, X, y, w, 4, alpha=0.0, batch_size=30, learning_rate_init=0.01
+    )
+    np.testing.assert_allclose(ours.predict_proba(X), mlp.predict_proba(X), rtol=1e-9, atol=1e-12)
+
+
+def test_comparison_with_weights_can_fail():
+    # the same set-up, ours without the weights: not scikit-learn's weighted training
+    X, y = _data("regressor", n=60)
+    w = np.random.default_rng(0).uniform(0.0, 2.0, size=60)
+    ours = DeltaPropRegressor(
+        hidden_layer_sizes=(5,), solver="adam", alpha=0.0, batch_size=20, random_state=0
+    )
+    with pytest.raises(AssertionError):
+        _mismatch(ours, X, y, w)
+
+
+def _mismatch(ours, X, y, w):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.set_params(max_iter=1, warm_start=True, shuffle=False, n_iter_no_change=1000)
+        ours.fit(X, y)
+        mlp = MLPRegressor(
+            hidden_layer_sizes=(5,),
+            max_iter=1,
+            shuffle=False,
+            alpha=0.0,
+            batch_size=20,
+            epsilon=0.5e-8,
+        ).fit(X, y, sample_weight=w)
+        mlp.coefs_ = [c.copy() for c in ours.coefs_]
+        mlp.intercepts_ = [c.copy() for c in ours.intercepts_]
+        mlp.set_params(warm_start=True, max_iter=3)
+        mlp.fit(X, y, sample_weight=w)
+        ours.set_params(max_iter=3)
+        ours.fit(X, y)
+    _assert_same_parameters(ours, mlp, rtol=1e-9)
