@@ -57,19 +57,24 @@ def test_random_sigint_then_resume_is_bit_for_bit(tmp_path):
     outcomes = []
     for run in range(RUNS):
         out = tmp_path / f"run{run}"
+        started = time.monotonic()
         proc = _train(*settings, "--out", out)
         time.sleep(pick.uniform(0.3, 0.95) * duration)
         proc.send_signal(signal.SIGINT)
         err = proc.stderr.read()
         code = proc.wait(timeout=600)
+        if code == 0:  # it finished first: the machine got faster, aim by this run's time
+            duration = time.monotonic() - started
         if code == 130 and "nothing was written" in err:  # still loading the data
             assert "nothing to resume" in err and not out.exists(), err
             outcomes.append((run, code, None))
             continue
-        if code == 130:
-            assert "resume with:" in err, err
+        if code == 130 and "resume with:" not in err:  # after the run, as it printed
+            assert (out / "model.safetensors").exists(), err
+        elif code == 130:
             resumed = _train("--out", out, "--resume", "--checkpoint-every", 1000)
             assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
+            code = "resumed"
         elif code != 0 and not (out / "model.safetensors").exists():
             # the signal came while Python was still importing deltaprop (before the command
             # ran): nothing was written, and the run is simply started again
@@ -82,4 +87,4 @@ def test_random_sigint_then_resume_is_bit_for_bit(tmp_path):
     print("outcomes (run, exit code, same weights):", outcomes)
     different = [o for o in outcomes if o[2] is False]
     assert not different, f"{len(different)} of {RUNS} runs ended with other weights: {different}"
-    assert sum(same is True for _, code, same in outcomes if code == 130) >= RUNS // 2
+    assert sum(code == "resumed" for _, code, _ in outcomes) >= 8  # most stopped mid-run

@@ -272,10 +272,17 @@ def train_command(
         with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
             sys.stderr.write(visible_lines(f"deltaprop: {e}", hint))
         raise typer.Exit(e.exit_code) from None
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        print_result(result)
+    try:
+        if as_json:
+            emit_json(result.to_dict())
+        else:
+            print_result(result)
+    except KeyboardInterrupt:  # after the run: its files are complete, say so
+        with contextlib.suppress(OSError):
+            sys.stderr.write(
+                visible_lines(f"deltaprop: interrupted; the run is complete in {result.files}")
+            )
+        raise typer.Exit(130) from None
 
 
 def visible_lines(*lines: str) -> str:
