@@ -300,7 +300,8 @@ def test_pickle_round_trip():
     [
         (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes must be a sequence of ints >= 1"),
         (dict(activation="softmax"), "activation must be one of"),
-        (dict(solver="lbfgs"), "solver must be 'sgd' or 'adam'"),
+        (dict(solver="newton"), "solver must be 'sgd', 'adam' or 'lbfgs'"),
+        (dict(solver="lbfgs", max_fun=0), "max_fun must be an int >= 1"),
         (dict(alpha=-1.0), "alpha must be a number >= 0"),
         (dict(batch_size=0), "batch_size must be 'auto' or an int >= 1"),
         (dict(learning_rate="cosine"), "learning_rate must be one of"),

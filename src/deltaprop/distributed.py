@@ -464,6 +464,7 @@ def _fit_lbfgs(
     max_iter: int,
     tol: float,
     callback: Callable[[int, float], Any] | None,
+    max_fun: int = 15000,
 ) -> None:
     from scipy.optimize import minimize
 
@@ -488,7 +489,7 @@ def _fit_lbfgs(
         jac=True,
         method="L-BFGS-B",
         callback=on_iteration,
-        options={"maxiter": max_iter, "gtol": tol},
+        options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol},
     )
     _assign_parameters(net, res.x)  # the line search may have left a trial point in net
     result.converged = bool(res.success)

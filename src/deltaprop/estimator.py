@@ -32,7 +32,10 @@ Differences from scikit-learn, on purpose:
   ``loss_curve_`` holds our cost: :math:`2 n_\text{outputs}` times scikit-learn's
   ``loss_curve_`` for the regressor (which reports a mean over the outputs too).
 * ``learning_rate`` schedules apply to ``solver="sgd"`` only, as in scikit-learn.
-* Only ``"sgd"`` and ``"adam"`` solvers (no L-BFGS); dense inputs only.
+* ``solver="lbfgs"`` is scipy's L-BFGS-B on the whole training set, as scikit-learn's:
+  ``max_iter`` iterations and ``max_fun`` cost evaluations at most, ``tol`` its ``gtol``
+  (the largest gradient entry), no ``n_iter_no_change``, ``early_stopping`` or
+  ``partial_fit``; dense inputs only.
 * ``weight_init="glorot"`` (default) initialises like scikit-learn's MLPs: every
   :math:`W^{[l]}` and :math:`b^{[l]}` uniform on :math:`\pm\sqrt{6/(n_{l-1}+n_l)}`
   (:math:`\sqrt{2/\cdot}` for logistic hidden layers); ``"he"`` keeps the
@@ -100,7 +103,7 @@ HIDDEN_ACTIVATIONS = {
 }
 """``activation`` values -> deltaprop activation names."""
 
-SOLVERS = ("sgd", "adam")
+SOLVERS = ("sgd", "adam", "lbfgs")
 
 
 def _check(cond: bool, name: str, value: Any, expected: str) -> None:
@@ -142,6 +145,7 @@ class _DeltaPropMLP(BaseEstimator):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         weight_init: str = "glorot",
         backend: str = "numpy",
         device: Any = None,
@@ -168,6 +172,7 @@ class _DeltaPropMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.weight_init = weight_init
         self.backend = backend
         self.device = device
@@ -209,7 +214,7 @@ class _DeltaPropMLP(BaseEstimator):
             self.solver in SOLVERS,
             "solver",
             self.solver,
-            "'sgd' or 'adam' (deltaprop has no L-BFGS)",
+            "'sgd', 'adam' or 'lbfgs'",
         )
         _check(_is_real(self.alpha) and self.alpha >= 0, "alpha", self.alpha, "a number >= 0")
         batch_size: Any = self.batch_size
@@ -261,6 +266,12 @@ class _DeltaPropMLP(BaseEstimator):
             _checks.is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
             "n_iter_no_change",
             self.n_iter_no_change,
+            "an int >= 1",
+        )
+        _check(
+            _checks.is_int(self.max_fun) and self.max_fun >= 1,
+            "max_fun",
+            self.max_fun,
             "an int >= 1",
         )
         _check(
@@ -316,6 +327,8 @@ class _DeltaPropMLP(BaseEstimator):
             Yc = np.ascontiguousarray(T.T, dtype=dtype)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if incremental and self.solver == "lbfgs":
+            raise AttributeError("partial_fit is only available for stochastic optimizers")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="batch_size=", category=UserWarning)
             history, new, seen = self._train(Xc, Yc, incremental, sample_weight)
@@ -389,6 +402,9 @@ class _DeltaPropMLP(BaseEstimator):
             seed=self._fit_seed,
             sample_weight=sample_weight,
         )
+        if self.solver == "lbfgs":  # full batch; scipy's own stopping rules only
+            kwargs.update(optimizer="lbfgs", early_stopping=False, n_iter_no_change=None)
+            kwargs.update(batch_size="auto", max_fun=int(self.max_fun))
         if incremental:
             if self._state is None:
                 self._state = TrainState()
@@ -427,8 +443,9 @@ class _DeltaPropMLP(BaseEstimator):
         else:
             self.best_loss_ = min(self.loss_curve_)
         if not incremental and history.stopped_reason == "max_epochs":
+            what = "lbfgs" if self.solver == "lbfgs" else "Stochastic Optimizer"
             warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                f"{what}: Maximum iterations ({self.max_iter}) reached and the "
                 f"optimization hasn't converged yet.",
                 ConvergenceWarning,
                 stacklevel=3,
@@ -612,13 +629,15 @@ class DeltaPropRegressor(RegressorMixin, _DeltaPropMLP):
     ----------
     hidden_layer_sizes : int or sequence of int, default (100,)
     activation : {"relu", "identity", "logistic", "tanh", "leaky_relu", "elu", "softplus"}
-    solver : {"adam", "sgd"}, default "adam"
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
     alpha : float, default 0.0001
         L2 penalty :math:`\\lambda` of DESIGN.md (not scikit-learn's scaling).
     batch_size : int or "auto", default "auto"
         ``min(200, n_samples)`` for "auto".
     learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
         Schedule for ``solver="sgd"``.
+    max_fun : int, default 15000
+        ``solver="lbfgs"`` only: most cost evaluations, as scikit-learn's.
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
     momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
     epsilon, n_iter_no_change
@@ -688,7 +707,7 @@ class DeltaPropClassifier(ClassifierMixin, _DeltaPropMLP):
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init,
     power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
     nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-    n_iter_no_change, weight_init, backend, device
+    n_iter_no_change, max_fun, weight_init, backend, device
         As for :class:`DeltaPropRegressor`; ``early_stopping`` scores accuracy.
 
     Attributes

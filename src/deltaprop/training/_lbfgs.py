@@ -1,8 +1,10 @@
-"""L-BFGS, a solver of its own (as scikit-learn's ``_fit_lbfgs``): full-batch, on Dask arrays.
+"""L-BFGS, a solver of its own (as scikit-learn's ``_fit_lbfgs``): full-batch.
 
-``fit(net, X, Y, optimizer="lbfgs")`` with Dask arrays runs
-:func:`deltaprop.distributed.fit` (``scipy.optimize.minimize(method="L-BFGS-B")`` with the
-distributed cost and gradient) for at most ``epochs`` iterations. Each iteration is recorded as
+``fit(net, X, Y, optimizer="lbfgs")`` runs ``scipy.optimize.minimize(method="L-BFGS-B")``
+(``maxiter`` = ``epochs``, ``maxfun`` = ``max_fun``, ``gtol`` = ``tol``, as scikit-learn's
+MLPs) on the cost and gradient of the whole batch: with Dask arrays through
+:func:`deltaprop.distributed.fit` (the distributed cost and gradient), in memory through
+``net._gradients`` (with the sample weights, when given). Each iteration is recorded as
 an epoch with the shared steps of the fit loop (:mod:`._steps`): its cost, the improvement rule
 on the training loss, the divergence error and the callbacks. The learning rate is recorded as
 NaN (L-BFGS has none) and no gradient norms are recorded. There is no rollback point inside
@@ -14,6 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .. import _array, distributed
 from ._state import History, TrainState, params
@@ -37,18 +41,17 @@ def fit_lbfgs(
     state: TrainState,
     validation_data: Any,
     batch_size: Any,
+    max_fun: int = 15000,
+    sample_weight: Any = None,
 ) -> History:
-    """L-BFGS on checked Dask arrays ``X`` (n_0, n) and ``Y`` (n_L, n); see the module."""
-    if not _array.is_dask(X):
-        raise ValueError(
-            "optimizer='lbfgs' trains on Dask arrays (deltaprop.distributed); in memory use "
-            "'sgd' or 'adam'"
-        )
+    """L-BFGS on checked arrays ``X`` (n_0, n) and ``Y`` (n_L, n), Dask or in memory; see the
+    module. ``sample_weight``: a (1, n) array on ``net``'s backend, in memory only."""
+    dask = _array.is_dask(X)
     if validation_data is not None or rule.on_val:
         raise ValueError("optimizer='lbfgs' takes no validation_data or early_stopping")
     if state.epoch:
         raise ValueError(f"optimizer='lbfgs' cannot resume a run ({state.epoch} epochs done)")
-    if batch_size != "auto":
+    if batch_size != "auto" and dask:
         import warnings
 
         warnings.warn(
@@ -83,10 +86,29 @@ def fit_lbfgs(
         history.stopped_reason = reason
         return reason is not None
 
-    res = distributed.fit(
-        net, X, Y, solver="lbfgs", max_iter=epochs, tol=rule.tol, callback=on_iteration
-    )
+    if dask:
+        res = distributed.fit(
+            net, X, Y, solver="lbfgs", max_iter=epochs, tol=rule.tol, callback=on_iteration
+        )
+    else:
+        res = distributed.FullBatchResult(solver="lbfgs")
+        evaluate = _in_memory(net, X, Y, sample_weight)
+        distributed._fit_lbfgs(net, evaluate, res, epochs, rule.tol, on_iteration, max_fun)
     if history.stopped_reason is None:
         history.stopped_reason = "converged" if res.converged else "max_epochs"
     call_back(callbacks, "on_train_end", state, net)
     return history
+
+
+def _in_memory(net: Network, X: Any, Y: Any, sample_weight: Any) -> Any:
+    """``evaluate(theta=None) -> (J, flat gradient)`` of the whole in-memory batch (host
+    float64), after setting the parameters to ``theta`` when given."""
+
+    def evaluate(theta: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        if theta is not None:
+            distributed._assign_parameters(net, theta)
+        J, dW, db = net._gradients(X, Y, keep_buffers=False, sample_weight=sample_weight)
+        parts = [_array.to_numpy(g).ravel() for l in range(1, net.L + 1) for g in (dW[l], db[l])]
+        return float(_array.item(J)), np.concatenate(parts).astype(np.float64)
+
+    return evaluate

@@ -68,6 +68,7 @@ def fit(
     state: TrainState | None = None,
     scoring: Scorer | None = None,
     sample_weight: Any = None,
+    max_fun: int = 15000,
 ) -> History:
     """Train ``net`` in place on the columns of ``X`` and ``Y``.
 
@@ -77,13 +78,15 @@ def fit(
     X : array of shape (n_0, n)
         Training inputs, samples as columns (the network's dtype and backend). Dask arrays
         (``X`` and ``Y``) train full-batch, one gradient over all blocks per epoch, on the
-        active Dask scheduler; ``optimizer="lbfgs"`` is then also accepted
-        (:mod:`deltaprop.distributed`).
+        active Dask scheduler (:mod:`deltaprop.distributed`).
     Y : array of shape (n_L, n)
         Training targets, samples as columns.
-    optimizer : {"adam", "sgd"} or Optimizer, default "adam"
+    optimizer : {"adam", "sgd", "lbfgs"} or Optimizer, default "adam"
         By name (built from ``lr``, ``momentum``, ``nesterov``, ``beta_1``, ``beta_2``,
-        ``epsilon``) or an :class:`~deltaprop.optim.Optimizer` instance.
+        ``epsilon``) or an :class:`~deltaprop.optim.Optimizer` instance. ``"lbfgs"`` is
+        full-batch L-BFGS-B (scipy), at most ``epochs`` iterations and ``max_fun`` cost
+        evaluations, stopping when the largest gradient entry is ``<= tol``
+        (:mod:`deltaprop.training._lbfgs`).
     lr : float, default 0.001
         Initial learning rate :math:`\\eta_0` (for an optimiser given by name).
     epochs : int, default 200
@@ -130,6 +133,8 @@ def fit(
         convention) and column i of :math:`\\delta^{[L]}` is scaled to match
         (:meth:`Network.backward`); the weights follow the shuffling. The validation score is
         not weighted.
+    max_fun : int, default 15000
+        L-BFGS only: most cost evaluations (scikit-learn's ``max_fun``).
 
     Returns
     -------
@@ -153,11 +158,15 @@ def fit(
     X, Y = distributed.check_batch(net, X, Y) if dask else net._check_XY(X, Y)
     state = _check_state(state)
     if sample_weight is not None:
-        if dask or is_lbfgs(optimizer):
-            raise ValueError("sample_weight is for in-memory training with 'sgd' or 'adam'")
+        if dask:
+            raise ValueError("sample_weight is for in-memory training")
         Y = with_weights(net, Y, sample_weight)
     if is_lbfgs(optimizer):
-        return fit_lbfgs(net, X, Y, epochs, rule, callbacks, state, validation_data, batch_size)
+        w = None if sample_weight is None else Y[-1:]
+        Y = Y if sample_weight is None else Y[:-1]
+        return fit_lbfgs(
+            net, X, Y, epochs, rule, callbacks, state, validation_data, batch_size, max_fun, w
+        )
     resuming = state.rng_state is not None
     state.seed = _checks.seed(state.seed if resuming else seed)
     split_seed, shuffle_seed = np.random.SeedSequence(state.seed).spawn(2)
