@@ -65,8 +65,8 @@ def test_random_sigint_then_resume_is_bit_for_bit(tmp_path):
         code = proc.wait(timeout=600)
         if code == 0:  # it finished first: the machine got faster, aim by this run's time
             duration = time.monotonic() - started
-        if code == 130 and "nothing was written" in err:  # still loading the data
-            assert "nothing to resume" in err and not out.exists(), err
+        if code == 130 and "nothing was written" in err:  # still starting or loading
+            assert not (out / "checkpoint.safetensors").exists(), err
             outcomes.append((run, code, None))
             continue
         if code == 130 and "resume with:" not in err:  # after the run, as it printed

@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
             warnings.showwarning = _warning_line
             code = app(args=argv, prog_name="deltaprop", standalone_mode=False)
     except typer.Exit as e:
+        if isinstance(e.__cause__, KeyboardInterrupt):  # typer's own Exit(130) for Ctrl-C
+            _fail("interrupted before the run started; nothing was written", 130)
         sys.exit(e.exit_code)
     except typer.Abort:
         _fail("aborted", 130)
