@@ -35,7 +35,10 @@ Differences from scikit-learn, on purpose:
 * ``solver="lbfgs"`` is scipy's L-BFGS-B on the whole training set, as scikit-learn's:
   ``max_iter`` iterations and ``max_fun`` cost evaluations at most, ``tol`` its ``gtol``
   (the largest gradient entry), no ``n_iter_no_change``, ``early_stopping`` or
-  ``partial_fit``; dense inputs only.
+  ``partial_fit``.
+* Sparse ``X`` (scipy.sparse; any format, taken as CSR) is converted to a dense array once,
+  at the boundary, in ``fit``/``partial_fit``/``predict`` (the network's equations are dense:
+  memory :math:`n \\times n_0` floats, as scikit-learn's first layer output anyway needs).
 * ``weight_init="glorot"`` (default) initialises like scikit-learn's MLPs: every
   :math:`W^{[l]}` and :math:`b^{[l]}` uniform on :math:`\pm\sqrt{6/(n_{l-1}+n_l)}`
   (:math:`\sqrt{2/\cdot}` for logistic hidden layers); ``"he"`` keeps the
@@ -68,6 +71,7 @@ from collections.abc import Sequence
 from typing import Any, TypeGuard
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer
@@ -345,10 +349,12 @@ class _DeltaPropMLP(BaseEstimator):
                 X,
                 y,
                 reset=first,
+                accept_sparse="csr",
                 dtype=(np.float64, np.float32),
                 multi_output=True,
                 y_numeric=not isinstance(self, ClassifierMixin),
             )
+            X = _dense(X)  # sparse: once, here (see the module docstring)
         if X.shape[0] < 1:
             raise ValueError("X must hold at least 1 sample; got 0")
         return X, y
@@ -464,7 +470,11 @@ class _DeltaPropMLP(BaseEstimator):
 
             X, _ = _check_dask_data(self, X, None, reset=False)
             return forward(self.network_, X.T.astype(self.network_.dtype_name)).T
-        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = _dense(
+            _validate_data(
+                self, X, reset=False, accept_sparse="csr", dtype=(np.float64, np.float32)
+            )
+        )
         net = self.network_
         Xc = np.ascontiguousarray(X.T, dtype=net.dtype_name)
         return _array.to_numpy(net.forward(Xc)).T
@@ -514,8 +524,13 @@ class _DeltaPropMLP(BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
+
+
+def _dense(X: Any) -> Any:
+    """A scipy.sparse matrix as a dense ndarray (its dtype); anything else unchanged."""
+    return X.toarray() if sp.issparse(X) else X
 
 
 def _check_dask_data(est: Any, X: Any, y: Any, reset: bool) -> tuple[Any, Any]:
