@@ -190,3 +190,29 @@ def _mismatch(ours, X, y, w):
         ours.set_params(max_iter=3)
         ours.fit(X, y)
     _assert_same_parameters(ours, mlp, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("output", "loss", "n"),
+    [
+        ("identity", "mse", 2),
+        ("sigmoid", "binary_cross_entropy", 2),
+        ("softmax", "cross_entropy", 3),
+        ("sigmoid", "mse", 2),  # no vectorised form: one column at a time
+    ],
+)
+def test_per_sample_costs_are_the_costs_of_each_column_alone(output, loss, n):
+    import deltaprop as dp
+    from deltaprop.network import _sample_costs
+
+    net = dp.Network([3, n], output=output, loss=loss, seed=0)
+    rng = np.random.default_rng(3)
+    Z = rng.normal(scale=30.0, size=(n, 40))  # saturating logits too
+    A = net.output.g(Z)
+    Y = rng.random((n, 40))
+    if output == "softmax":
+        Y = Y / Y.sum(axis=0)
+    got = _sample_costs(net.output, net.loss, Z, A, Y)
+    ref = [net._cost(A[:, i : i + 1], Y[:, i : i + 1], Z[:, i : i + 1]) for i in range(40)]
+    assert got.shape == (1, 40)
+    np.testing.assert_allclose(got.ravel(), ref, rtol=1e-13, atol=1e-300)

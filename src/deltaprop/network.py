@@ -55,9 +55,17 @@ import numpy as np
 
 from . import _array, _checks, _fast
 from ._layers import Layers
-from .activations import Activation, get_activation
+from .activations import Activation, get_activation, sigmoid, softmax
 from .init import initial_parameters
-from .losses import OUTPUT_DELTA_SHORTCUTS, Loss, cost_of, get_loss
+from .losses import (
+    OUTPUT_DELTA_SHORTCUTS,
+    Loss,
+    binary_cross_entropy,
+    cost_of,
+    cross_entropy,
+    get_loss,
+    mse,
+)
 
 
 def as_layers(items: Any, name: str) -> Layers:
@@ -531,8 +539,20 @@ def _weight_scale(xp: Any, w: Any) -> Any:
 def _sample_costs(output: Activation, loss: Loss, Z_L: Any, A_L: Any, Y: Any) -> Any:
     """:math:`\\ell_i`, the cost of each column alone, shape (1, m): from the same formulas as
     :func:`~deltaprop.losses.cost_of` (from the logits where it uses them), one column at a
-    time (each cost is a mean over columns: :math:`\\ell_i = J(a_i, y_i)`)."""
+    time (each cost is a mean over columns: :math:`\\ell_i = J(a_i, y_i)`); the built-in
+    pairings at once, column sums of the same terms (tests/test_sample_weight.py)."""
     xp = _array.namespace(A_L)
+    if loss is mse:
+        E = A_L - Y
+        return xp.sum(E * E, axis=0, keepdims=True)
+    if Z_L is not None and (output, loss) == (sigmoid, binary_cross_entropy):
+        T = xp.log1p(xp.exp(-xp.abs(Z_L)))  # as losses._sigmoid_bce_from_logits
+        pos, neg = (xp.abs(Z_L) + Z_L) / 2, (xp.abs(Z_L) - Z_L) / 2
+        return xp.sum(T + Y * neg + (1.0 - Y) * pos, axis=0, keepdims=True)
+    if Z_L is not None and (output, loss) == (softmax, cross_entropy):
+        D = Z_L - xp.max(Z_L, axis=0, keepdims=True)  # as losses._softmax_ce_from_logits
+        log_s = xp.log(xp.sum(xp.exp(D), axis=0, keepdims=True))
+        return xp.sum(Y * (log_s - D), axis=0, keepdims=True)
     cols = [
         cost_of(
             output,
