@@ -134,6 +134,15 @@ def test_rows_of_a_csv_with_names_escaped(tmp_path):
     assert "[bold]a" in text and "b[/]" in text
 
 
+def test_control_characters_in_names_are_shown_not_sent(tmp_path):
+    """An escape sequence in a column name reaches the terminal as visible text ``\\x1b``."""
+    csv = tmp_path / "d.csv"
+    csv.write_text("a\x1b[2Jz,b,y\n1,2,3\n0.5,-1,2\n2,0,1\n", encoding="utf-8")
+    text = invoke("explain", "--data", str(csv), "--target", "y").stdout
+    assert "\x1b" not in text
+    assert "a\\x1b[2Jz" in text
+
+
 def test_bad_usage_is_one_line_exit_2(tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,y\n1,2,3\n0.5,-1,2\n2,0,1\n", encoding="utf-8")

@@ -1067,7 +1067,8 @@ def render(ex: Explanation, console: Any = None) -> None:
     written.
     """
     from rich.console import Console
-    from rich.markup import escape
+
+    from ._safetext import markup as escape
 
     console = console or Console()
     net = ex.net
@@ -1086,8 +1087,9 @@ def render(ex: Explanation, console: Any = None) -> None:
 
 def _rich_matrix(item: dict[str, Any]) -> Any:
     from rich import box
-    from rich.markup import escape
     from rich.table import Table
+
+    from ._safetext import markup as escape
 
     rows, cols = item["shape"]
     t = Table(
@@ -1109,9 +1111,10 @@ def _rich_matrix(item: dict[str, Any]) -> Any:
 
 
 def _render_step(console: Any, k: int, step: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.rule import Rule
     from rich.table import Table
+
+    from ._safetext import markup as escape
 
     console.print(Rule(escape(f"{k}. {step['title']}"), align="left"))
     console.print(escape(equation_text(step["equation"])), style="bold cyan")
@@ -1136,9 +1139,10 @@ def _render_step(console: Any, k: int, step: dict[str, Any]) -> None:
 
 
 def _render_slip(console: Any, slip: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.rule import Rule
     from rich.table import Table
+
+    from ._safetext import markup as escape
 
     console.print(Rule(escape(f"Slip: {slip['title']}"), align="left", style="red"))
     wrong, right = equation_text(slip["wrong_formula"]), equation_text(slip["right_formula"])

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .._safetext import visible
 from ._common import UserError, console, emit_json, parse_int_list
 
 Sizes = Annotated[
@@ -71,7 +72,7 @@ def explain_command(
         return
     if written:
         for what, path in written.items():
-            console.print(f"wrote {what}: {path}", markup=False, highlight=False)
+            console.print(f"wrote {what}: {visible(path)}", markup=False, highlight=False)
         return
     render(ex, console)
 
