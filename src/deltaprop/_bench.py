@@ -210,8 +210,8 @@ def sklearn_contender(p: Problem) -> Contender:
     return Contender("sklearn", step, params, {"version": sklearn.__version__})
 
 
-def torch_contender(p: Problem) -> Contender:
-    """PyTorch eager: ``nn.Sequential`` of ``Linear``/``ReLU``, ``torch.optim.SGD``."""
+def _torch_sequential(p: Problem | FitProblem) -> Any:
+    """``nn.Sequential`` of ``Linear``/``ReLU`` starting from the problem's ``W0``, ``b0``."""
     import torch
 
     dtype = getattr(torch, p.dtype)
@@ -224,7 +224,14 @@ def torch_contender(p: Problem) -> Contender:
         layers.append(lin)
         if l < len(p.sizes) - 1:
             layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    return torch.nn.Sequential(*layers)
+
+
+def torch_contender(p: Problem) -> Contender:
+    """PyTorch eager: ``nn.Sequential`` of ``Linear``/``ReLU``, ``torch.optim.SGD``."""
+    import torch
+
+    model = _torch_sequential(p)
     opt = torch.optim.SGD(model.parameters(), lr=p.lr)
     X = torch.from_numpy(np.ascontiguousarray(p.X.T))
     Y = torch.from_numpy(np.ascontiguousarray(p.Y.T))
@@ -1038,17 +1045,7 @@ def fit_torch(p: FitProblem) -> FitContender:
     """A PyTorch hand loop: ``nn.Sequential``, ``optim.Adam``, ``randperm`` batches."""
     import torch
 
-    dtype = getattr(torch, p.dtype)
-    layers: list[Any] = []
-    for l in range(1, len(p.sizes)):
-        lin = torch.nn.Linear(p.sizes[l - 1], p.sizes[l], dtype=dtype)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(p.W0[l - 1]))
-            lin.bias.copy_(torch.from_numpy(p.b0[l - 1].ravel()))
-        layers.append(lin)
-        if l < len(p.sizes) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = _torch_sequential(p)
     X = torch.from_numpy(np.ascontiguousarray(p.X.T))
     Y = torch.from_numpy(np.ascontiguousarray(p.Y.T))
     gen = torch.Generator().manual_seed(0)
