@@ -258,19 +258,15 @@ class _Run:
         state.t += source.n
         loss = sums.loss(source.n)
         if not math.isfinite(loss):
-            self.commit.restore(net, state, opt)
-            raise_non_finite(net, state, state.epoch + 1, loss, lr)
+            self.diverged(loss, lr)
         if not params_finite(net.W, net.b):
             # the last batch's step diverged after its J was taken (with one batch per
             # epoch, the epoch's loss is finite while the weights are not)
-            self.commit.restore(net, state, opt)
-            what = "the weights became NaN or infinite"
-            raise_non_finite(net, state, state.epoch + 1, loss, lr, what)
+            self.diverged(loss, lr, "the weights became NaN or infinite")
         W, b, score = self.record(sums, loss, lr)
         if state.history.val_loss and not math.isfinite(state.history.val_loss[-1]):
-            what = f"the validation loss became {state.history.val_loss[-1]}"
-            self.commit.restore(net, state, opt)  # finite weights, overflowing outputs
-            raise_non_finite(net, state, state.epoch + 1, loss, lr, what)
+            # finite weights, overflowing outputs
+            self.diverged(loss, lr, f"the validation loss became {state.history.val_loss[-1]}")
         self.rule.update(state, loss, score, W, b)
         reason = self.end_epoch(W, b)
         if self.callbacks:
@@ -278,6 +274,11 @@ class _Run:
         if call_back(self.callbacks, "on_epoch_end", state, net):
             reason = reason or "callback"
         return reason
+
+    def diverged(self, loss: float, lr: float, what: str = "") -> None:
+        """Roll back to the last committed epoch and raise :class:`NonFiniteLossError`."""
+        self.commit.restore(self.net, self.state, self.opt)
+        raise_non_finite(self.net, self.state, self.state.epoch + 1, loss, lr, what)
 
     def record(self, sums: EpochSums, loss: float, lr: float) -> tuple[Any, Any, float | None]:
         """The epoch's history entries; its weights (copies) and validation score (or None)."""
