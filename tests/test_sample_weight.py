@@ -216,3 +216,117 @@ def test_per_sample_costs_are_the_costs_of_each_column_alone(output, loss, n):
     ref = [net._cost(A[:, i : i + 1], Y[:, i : i + 1], Z[:, i : i + 1]) for i in range(40)]
     assert got.shape == (1, 40)
     np.testing.assert_allclose(got.ravel(), ref, rtol=1e-13, atol=1e-300)
+
+
+# --- the early-stopping validation score, weighted as scikit-learn's -----------------------------
+
+
+def _early(kind, **kw):
+    cls = DeltaPropRegressor if kind == "regressor" else DeltaPropClassifier
+    params = dict(hidden_layer_sizes=(8,), batch_size=20, max_iter=100, learning_rate_init=0.01)
+    params.update(validation_fraction=0.3, n_iter_no_change=3, early_stopping=True)
+    params.update(kw)
+    return cls(random_state=0, **params)
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_zero_weight_validation_rows_change_no_score_nor_the_stopping_epoch(kind):
+    # every fourth row gets weight 0 and a target far off: rows of weight 0 train nothing, and
+    # held out, they must score nothing either (zero weights equal dropping the rows)
+    X, y = _data(kind, n=120)
+    w = np.random.default_rng(3).uniform(0.5, 2.0, size=len(y))
+    w[::4] = 0.0
+    y_off = y.copy()
+    y_off[::4] = y[::4] + 50.0 if kind == "regressor" else (y[::4] + 1) % 3
+    a = _fit(_early(kind), X, y, sample_weight=w)
+    b = _fit(_early(kind), X, y_off, sample_weight=w)
+    assert a.validation_scores_ == b.validation_scores_
+    assert a.n_iter_ == b.n_iter_ < 100  # stopped early, at the same epoch
+    _assert_same_parameters(a, b, rtol=0)
+    # the check can fail: with the weights all 1 the changed rows are scored (some are held out)
+    ones = np.ones(len(y))
+    c = _fit(_early(kind), X, y, sample_weight=ones)
+    d = _fit(_early(kind), X, y_off, sample_weight=ones)
+    assert c.validation_scores_ != d.validation_scores_
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_validation_score_is_scikit_learns_weighted_score_of_the_held_out_rows(loss):
+    # deltaprop.fit with a scorer that records what it is given: the held-out columns (every
+    # target is unique, so each column names its row) come with their own rows' weights, and
+    # the default scorer's numbers are scikit-learn's r2_score/accuracy_score of those columns
+    # with those weights: what MLPRegressor/MLPClassifier._score compute from their held-out
+    # rows' weights (sklearn/neural_network/_multilayer_perceptron.py,
+    # _update_no_improvement_count)
+    from sklearn.metrics import accuracy_score, r2_score
+
+    import deltaprop as dp
+
+    rng = np.random.default_rng(4)
+    n = 60
+    X = rng.normal(size=(3, n))
+    w = rng.uniform(0.0, 2.0, size=n)
+    if loss == "mse":
+        Y = rng.normal(size=(1, n))
+
+        def net():
+            return dp.Network([3, 5, 1], seed=0)
+
+        def reference(A, Y_val, w_val):
+            return r2_score(Y_val.T, A.T, sample_weight=w_val)
+
+    else:
+        Y = rng.dirichlet(np.ones(3), size=n).T  # soft labels: unique columns
+
+        def net():
+            return dp.Network([3, 5, 3], output="softmax", loss="cross_entropy", seed=0)
+
+        def reference(A, Y_val, w_val):
+            return accuracy_score(Y_val.argmax(0), A.argmax(0), sample_weight=w_val)
+
+    seen = []
+
+    def record(A, Y_val, sample_weight=None):
+        seen.append((A.copy(), Y_val.copy(), sample_weight.copy()))
+        return 0.0
+
+    kw = dict(epochs=3, early_stopping=True, validation_fraction=0.25, sample_weight=w, seed=5)
+    dp.fit(net(), X, Y, scoring=record, n_iter_no_change=None, **kw)
+    h = dp.fit(net(), X, Y, n_iter_no_change=None, **kw)
+    assert len(seen) == len(h.val_score) == 3
+    for (A, Y_val, w_val), score in zip(seen, h.val_score):
+        rows = [int(np.flatnonzero(Y[0] == v)[0]) for v in Y_val[0]]
+        assert len(set(rows)) == len(rows) == 15
+        np.testing.assert_array_equal(w_val, w[rows])
+        assert score == pytest.approx(reference(A, Y_val, w_val), rel=1e-12)
+
+
+def test_validation_data_is_not_weighted_and_keeps_its_targets():
+    # sample_weight weighs the training columns; validation_data (no weights) is scored whole
+    from sklearn.metrics import r2_score
+
+    import deltaprop as dp
+
+    rng = np.random.default_rng(6)
+    X, Y = rng.normal(size=(3, 40)), rng.normal(size=(2, 40))
+    X_val, Y_val = rng.normal(size=(3, 10)), rng.normal(size=(2, 10))
+    net = dp.Network([3, 4, 2], seed=0)
+    w = rng.uniform(0.5, 1.5, size=40)
+    h = dp.fit(net, X, Y, epochs=2, validation_data=(X_val, Y_val), sample_weight=w)
+    assert h.val_score[-1] == pytest.approx(r2_score(Y_val.T, net.forward(X_val).T), rel=1e-12)
+
+
+def test_held_out_rows_all_of_weight_zero_are_refused():
+    # one row of weight 1, the others 0: refused exactly when that row is one of the 10
+    # training rows (the 10 held out then weigh 0 in all)
+    X, y = _data("regressor", n=20)
+    refused = 0
+    for r in range(20):
+        w = np.zeros(20)
+        w[r] = 1.0
+        try:
+            _fit(_early("regressor", validation_fraction=0.5, max_iter=1), X, y, sample_weight=w)
+        except ValueError as e:
+            assert "held-out" in str(e)
+            refused += 1
+    assert refused == 10

@@ -297,9 +297,10 @@ class _DeltaPropMLP(BaseEstimator):
         ``sample_weight`` (n_samples,), non-negative, follows scikit-learn 1.9's MLPs: each
         mini-batch's cost is :math:`\\sum_i w_i \\ell_i / \\sum_i w_i` (normalised by the
         batch's total weight, the L2 penalty unweighted) and column i of
-        :math:`\\delta^{[L]}` is scaled by :math:`m w_i / \\sum_j w_j`; the early-stopping
-        score is not weighted (scikit-learn weights it). Zero weights equal dropping the rows
-        in full-batch training.
+        :math:`\\delta^{[L]}` is scaled by :math:`m w_i / \\sum_j w_j`; with
+        ``early_stopping`` the held-out rows keep their weights and the validation score
+        (R², accuracy) is weighted by them, as scikit-learn's. Zero weights equal dropping the
+        rows in full-batch training, and a held-out row of weight 0 changes no score.
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 

@@ -125,14 +125,17 @@ def fit(
         to keep up to date; it is updated in place.
     scoring : callable or None
         ``scoring(A_val, Y_val) -> float`` (higher is better) on NumPy arrays of shape
-        (n_L, n_val); by default R² for MSE, accuracy for the cross-entropies, and minus the
-        validation cost otherwise.
+        (n_L, n_val) (with ``sample_weight``: ``scoring(A_val, Y_val, sample_weight=w_val)``,
+        ``w_val`` of shape (n_val,)); by default R² for MSE, accuracy for the cross-entropies,
+        and minus the validation cost otherwise.
     sample_weight : array of shape (n,) or None
         Non-negative weights of the columns (in memory only, not with L-BFGS): each batch's
         cost is :math:`\\sum_i w_i \\ell_i / \\sum_i w_i` (scikit-learn's MLPs'
         convention) and column i of :math:`\\delta^{[L]}` is scaled to match
-        (:meth:`Network.backward`); the weights follow the shuffling. The validation score is
-        not weighted.
+        (:meth:`Network.backward`); the weights follow the shuffling. The held-out validation
+        samples (``validation_fraction``) keep their weights: their cost and score are
+        weighted as scikit-learn's MLPs weight the score (a custom ``scoring`` is called with
+        ``sample_weight=``); ``validation_data`` is not weighted.
     max_fun : int, default 15000
         L-BFGS only: most cost evaluations (scikit-learn's ``max_fun``).
 
@@ -170,11 +173,10 @@ def fit(
     resuming = state.rng_state is not None
     state.seed = _checks.seed(state.seed if resuming else seed)
     split_seed, shuffle_seed = np.random.SeedSequence(state.seed).spawn(2)
-    train, val = split_validation(
+    train, held_out = split_validation(
         net, X, Y, validation_data, early_stopping, validation_fraction, split_seed
     )
-    if sample_weight is not None and val is not None:
-        val = (val[0], val[1][:-1])  # the validation score is not weighted
+    val = _weighted_validation(held_out, sample_weight is not None and validation_data is None)
     rule.on_val = early_stopping and val is not None
     source = (
         DaskBatch(net, *train, batch_size)
@@ -203,7 +205,7 @@ class _Run:
         schedule: Schedule,
         source: MiniBatches | DaskBatch,
         rng: np.random.Generator,
-        val: tuple[Any, Any] | None,
+        val: tuple[Any, Any, Any] | None,
         scoring: Scorer | None,
         rule: Improvement,
         callbacks: list[Any],
@@ -290,7 +292,7 @@ class _Run:
         W, b = params(self.net)
         if self.val is None:
             return W, b, None
-        J_val, score = validate(self.net, *self.val, self.score_fn)
+        J_val, score = validate(self.net, *self.val, self.score_fn)  # (X_val, Y_val, w_val)
         history.val_loss.append(J_val)
         history.val_score.append(score)
         return W, b, score
@@ -317,6 +319,23 @@ def _improvement_rule(n_iter_no_change: Any, tol: Any, early_stopping: bool) -> 
         n_iter_no_change = _checks.positive_int(n_iter_no_change, "n_iter_no_change")
     tol = _checks.number(tol, "tol", low=0.0)
     return Improvement(tol=tol, n_iter_no_change=n_iter_no_change, on_val=bool(early_stopping))
+
+
+def _weighted_validation(val: Any, weighted: bool) -> tuple[Any, Any, Any] | None:
+    """``(X_val, Y_val, w_val)``: the held-out columns with their weights (shape (1, n_val),
+    split off ``Y_val``'s last row, see :func:`with_weights`) when ``weighted``, else None."""
+    if val is None:
+        return None
+    X_val, Y_val = val
+    if not weighted:
+        return X_val, Y_val, None
+    w_val = Y_val[-1:]
+    if not float(_array.to_numpy(w_val).sum()) > 0:
+        raise ValueError(
+            "sample_weight is 0 on every held-out validation sample: early stopping cannot "
+            "score them; give some of them weight, or use a larger validation_fraction"
+        )
+    return X_val, Y_val[:-1], w_val
 
 
 def _check_state(state: Any) -> TrainState:

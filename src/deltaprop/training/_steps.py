@@ -79,15 +79,31 @@ class EpochSums:
         return Layers([_dead_fraction(a) for a in self.alive], "dead_fraction")
 
 
-def validate(net: Network, X_val: Any, Y_val: Any, score_fn: Scorer | None) -> tuple[float, float]:
-    """The validation cost and score (minus the cost without ``score_fn``)."""
+def validate(
+    net: Network, X_val: Any, Y_val: Any, w_val: Any, score_fn: Scorer | None
+) -> tuple[float, float]:
+    """The validation cost and score (minus the cost without ``score_fn``).
+
+    With weights ``w_val`` (shape (1, n_val), or None) both are weighted as scikit-learn's
+    MLPs weight their validation score: the cost :math:`\\sum_i w_i \\ell_i / \\sum_i w_i`
+    (plus the L2 penalty), the score ``score_fn(A, Y, sample_weight=w)`` with ``w`` of shape
+    (n_val,); a sample of weight 0 counts as if it were not there.
+    """
     Z, A = net._forward_pass(X_val)
-    J_val = _array.item(net._cost(A[net.L], Y_val, Z[net.L]))  # from the logits where it can
+    L = net.L
+    if w_val is None:
+        J = net._cost(A[L], Y_val, Z[L])  # from the logits where it can
+    else:
+        J = net._weighted_cost(A[L], Y_val, Z[L], w_val)
+    J_val = _array.item(J)
     if not math.isfinite(J_val):
         return J_val, math.nan  # divergence: the loop stops (the scorer would refuse NaN)
     if score_fn is None:
         return J_val, -J_val
-    return J_val, float(score_fn(_array.to_numpy(A[net.L]), _array.to_numpy(Y_val)))
+    A_L, Y = _array.to_numpy(A[L]), _array.to_numpy(Y_val)
+    if w_val is None:
+        return J_val, float(score_fn(A_L, Y))
+    return J_val, float(score_fn(A_L, Y, sample_weight=_array.to_numpy(w_val).reshape(-1)))
 
 
 @dataclass
