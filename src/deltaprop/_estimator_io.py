@@ -6,9 +6,18 @@ model file whose network tensors are the estimator's ``network_`` and whose meta
 to :func:`estimator_from`, which rebuilds a fitted estimator predicting identically. Nothing
 is pickled: every value is a JSON number, string, list or null, checked on the way back.
 
-What is not stored: the optimiser's state between ``partial_fit`` calls (a loaded estimator
-predicts, scores and can be fitted again; its next ``partial_fit`` starts a fresh optimiser)
-and a ``random_state`` that is a ``RandomState`` instance (stored as null).
+The training state that ``partial_fit`` continues from (a :class:`~deltaprop.training.TrainState`:
+the optimiser's hyper-parameters and step count, its moment arrays, the shuffling generator's
+state, the history) is stored too, as a checkpoint stores it (``TrainState.to_arrays``: the
+arrays as tensors ``state.<name>``, the rest as JSON under ``estimator.train_state``), and is
+checked on the way back as a checkpoint's is, so that ``partial_fit`` after :func:`save` and
+:func:`load` is bit for bit the ``partial_fit`` of the estimator that was saved. A file
+without it (written before it was stored, or after ``fit``, which keeps no such state) loads
+as an estimator whose next ``partial_fit`` starts a fresh optimiser and generator, as the
+saved estimator's would after ``fit``. ``fit`` itself always starts a fresh optimiser
+(scikit-learn's MLPs do the same, ``warm_start`` or not), from the stored ``_fit_seed``.
+
+What is not stored: a ``random_state`` that is a ``RandomState`` instance (stored as null).
 
 This module sits above both :mod:`deltaprop.io` and :mod:`deltaprop.estimator`; ``io`` imports
 it by name, only when an estimator is saved or loaded.
@@ -46,8 +55,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def estimator_meta(est: Any) -> tuple[Network, dict[str, Any]]:
-    """The network and the JSON object that describe a fitted deltaprop estimator."""
+def estimator_meta(est: Any) -> tuple[Network, dict[str, Any], dict[str, np.ndarray]]:
+    """The network, the JSON object and the training state's arrays (names without the
+    ``state.`` prefix; empty without a state) that describe a fitted deltaprop estimator."""
     name = type(est).__name__
     if _CLASSES.get(name) is not type(est):
         raise TypeError(
@@ -83,11 +93,17 @@ def estimator_meta(est: Any) -> tuple[Network, dict[str, Any]]:
         fitted["classes"] = classes.tolist()
         fitted["classes_kind"] = classes.dtype.kind
         fitted["y_type"] = est._binarizer.y_type_
-    return est.network_, {"class": name, "params": params, "fitted": fitted}
+    spec = {"class": name, "params": params, "fitted": fitted, "train_state": None}
+    arrays: dict[str, np.ndarray] = {}
+    state = getattr(est, "_state", None)
+    if state is not None:  # partial_fit's: the optimiser, the generator, the history
+        arrays, spec["train_state"] = state.to_arrays()
+    return est.network_, spec, arrays
 
 
-def estimator_from(spec: dict[str, Any], net: Network) -> Any:
-    """The fitted estimator an :func:`estimator_meta` object describes, around ``net``."""
+def estimator_from(spec: dict[str, Any], net: Network, state: Any = None) -> Any:
+    """The fitted estimator an :func:`estimator_meta` object describes, around ``net``, with
+    the training state ``state`` (a checked ``TrainState``, or None for a fresh one)."""
     from sklearn.preprocessing import LabelBinarizer
 
     cls = _CLASSES.get(spec.get("class"))  # type: ignore[arg-type]
@@ -154,6 +170,21 @@ def estimator_from(spec: dict[str, Any], net: Network) -> Any:
         est._binarizer, est.classes_ = lb, lb.classes_
     if est.n_outputs_ != net.sizes[-1]:
         raise ValueError(f"n_outputs_ is {est.n_outputs_}; the network has {net.sizes[-1]}")
-    est._state = None
+    if state is not None:
+        _check_state_fits(est, state, net)
+    est._state = state
     est.network_ = net
     return est
+
+
+def _check_state_fits(est: Any, state: Any, net: Network) -> None:
+    """A training state (already checked as a checkpoint's is) that this estimator's
+    ``partial_fit`` could have left: its solver's optimiser, arrays in the network's dtype,
+    no more epochs or samples than the estimator has seen."""
+    if state.optimizer != est.solver:
+        raise ValueError("train_state.optimizer is not the estimator's solver")
+    for key, value in state.optimizer_state.items():
+        if isinstance(value, np.ndarray) and value.dtype != np.dtype(net.dtype_name):
+            raise ValueError(f"train_state optimizer array {key} is not in the network's dtype")
+    if state.epoch > est.n_iter_ or state.t > est.t_:
+        raise ValueError("train_state has more epochs or samples than n_iter_ and t_ count")

@@ -68,7 +68,9 @@ from .network import Network
 
 FORMAT_VERSION = 2
 """Version of the file layout written here; files with a larger number are refused.
-Version 2 added the fields ``labels`` and ``estimator`` (absent from version 1 files)."""
+Version 2 added the fields ``labels`` and ``estimator`` (absent from version 1 files); an
+estimator's object may hold ``train_state``, with tensors ``state.*`` (absent, or null, in the
+files written before: they load with a fresh optimiser)."""
 
 MODEL_FORMAT = "deltaprop-model"
 CHECKPOINT_FORMAT = "deltaprop-checkpoint"
@@ -253,7 +255,7 @@ def save(
     A network saved with any of ``standardization``, names or ``labels`` loads as a
     :class:`Model`; without them, as a :class:`~deltaprop.network.Network`.
     """
-    estimator = None
+    estimator, state_arrays = None, {}
     if isinstance(obj, Model):
         standardization = obj.standardization if standardization is None else standardization
         feature_names = obj.feature_names if feature_names is None else feature_names
@@ -266,7 +268,7 @@ def save(
     elif hasattr(obj, "get_params") and hasattr(obj, "predict"):  # a scikit-learn estimator
         # imported by name: the estimator sits above this module in the layering
         estimator_io = importlib.import_module("deltaprop._estimator_io")
-        net, estimator = estimator_io.estimator_meta(obj)
+        net, estimator, state_arrays = estimator_io.estimator_meta(obj)
     else:
         raise TypeError(
             f"can save a deltaprop Network, Model, DeltaPropRegressor or DeltaPropClassifier; "
@@ -275,7 +277,9 @@ def save(
     meta = _model_meta(net, MODEL_FORMAT, metadata, standardization, feature_names, target_names)
     meta["labels"] = _labels_meta(labels, net)
     meta["estimator"] = None if estimator is None else _json_object(estimator, "estimator")
-    return _write(path, _net_tensors(net), meta)
+    tensors = _net_tensors(net)  # and an estimator's training state (partial_fit continues)
+    tensors.update({f"state.{k}": np.ascontiguousarray(v) for k, v in state_arrays.items()})
+    return _write(path, tensors, meta)
 
 
 def model_bytes(
@@ -585,14 +589,68 @@ def load(path: str | Path, *, backend: str = "numpy", device: Any = None) -> Any
     model = _model(path, meta, tensors, backend, device)
     if meta.get("estimator") is not None:
         estimator_io = importlib.import_module("deltaprop._estimator_io")
+        state = _estimator_state(path, meta["estimator"], tensors, model.net)
         try:
-            return estimator_io.estimator_from(meta["estimator"], model.net)
+            return estimator_io.estimator_from(meta["estimator"], model.net, state)
         except (KeyError, TypeError, ValueError) as e:
             raise _bad(path, f"invalid estimator: {_shown(str(e), 200)[1:-1]}") from None
     bare = model.standardization is None and model.labels is None
     if bare and model.feature_names is None and model.target_names is None:
         return model.net
     return model
+
+
+def _estimator_state(
+    path: Path, spec: dict[str, Any], tensors: dict[str, np.ndarray], net: Network
+) -> Any:
+    """The training state an estimator's ``partial_fit`` continues from (tensors ``state.*``
+    and the JSON ``estimator.train_state``), checked as a checkpoint's is; None for a file
+    without one (an older file, or one saved after ``fit``): a fresh optimiser then."""
+    from .training import TrainState
+
+    state_meta = spec.get("train_state")
+    arrays = {name[len("state.") :]: a for name, a in tensors.items() if name.startswith("state.")}
+    if state_meta is None:
+        if arrays:
+            raise _bad(path, "tensors state.* without the field 'estimator.train_state'")
+        return None
+    _check_state_strings(path, state_meta, spec.get("params"))
+    try:
+        state = TrainState.from_arrays(arrays, state_meta)
+    except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as e:
+        raise _bad(path, f"invalid estimator training state: {_shown(str(e), 200)[1:-1]}") from None
+    try:
+        _check_state(path, state, net)
+    except (TypeError, KeyError, IndexError, AttributeError, ArithmeticError) as e:
+        raise _bad(path, f"invalid estimator training state ({type(e).__name__})") from None
+    return state
+
+
+def _check_state_strings(path: Path, state_meta: Any, params: Any) -> None:
+    """The text fields of an estimator's ``train_state``, checked before the shared state
+    checks (which show a bad number, cut short) so that no string of the file is shown."""
+    from .training import STOP_REASONS, TrainState
+
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            raise _bad(path, f"field 'estimator.train_state{key}' must be {what}")
+
+    need(isinstance(state_meta, dict), "", "null or a JSON object")
+    need(state_meta.get("format") == TrainState.FORMAT, ".format", repr(TrainState.FORMAT))
+    need(state_meta.get("version") == TrainState.VERSION, ".version", str(TrainState.VERSION))
+    solver = params.get("solver") if isinstance(params, dict) else None
+    need(
+        solver in ("sgd", "adam") and state_meta.get("optimizer") == solver,
+        ".optimizer",
+        "the estimator's solver, 'sgd' or 'adam'",
+    )
+    seed = state_meta.get("seed")
+    need(seed is None or (isinstance(seed, str) and seed.isdigit()), ".seed", "null or digits")
+    h = state_meta.get("history")
+    need(isinstance(h, dict), ".history", "a JSON object")
+    reason = h.get("stopped_reason")
+    need(reason is None or reason in STOP_REASONS, ".history.stopped_reason", "a stop reason")
+    need(isinstance(h.get("score_name"), str), ".history.score_name", "a string")
 
 
 def _checkpoint_refused(path: Path) -> ValueError:
@@ -940,7 +998,10 @@ def _model(
     L = len(sizes) - 1
     expected = {f"{p}.{l}" for l in range(1, L + 1) for p in ("W", "b")}
     names = set(tensors)
-    if meta["format"] == CHECKPOINT_FORMAT:
+    estimator = meta.get("estimator")
+    if meta["format"] == CHECKPOINT_FORMAT or (
+        isinstance(estimator, dict) and estimator.get("train_state") is not None
+    ):  # the training state's tensors, read apart (load_checkpoint, _estimator_state)
         names = {t for t in names if not t.startswith("state.")}
     if names - expected:
         raise _bad(path, f"unexpected tensor(s) {_listed(sorted(names - expected))}")
