@@ -302,3 +302,96 @@ def test_fast_equals_reference_for_classifier_outputs(output, loss, k, dtype):
         Y = rng.integers(0, 2, (k, 9)).astype(dtype)
     assert _fast.applicable(net, X, Y)
     assert_same(net._gradients(X, Y), net._reference_gradients(X, Y))
+
+
+# --- sample weights: (ii) and J weighted, the rest unchanged -----------------------------------
+
+WEIGHTED = [
+    ("relu", "identity", "mse", 2),  # the fused MSE + identity branch
+    ("tanh", "tanh", "mse", 2),  # the general branch, an element-wise output
+    ("relu", "sigmoid", "binary_cross_entropy", 1),
+    ("tanh", "softmax", "cross_entropy", 3),
+    ("relu", "softmax", "mse", 3),  # per-sample costs column by column, the softmax Jacobian
+]
+
+
+def _weighted_case(hidden, output, loss, k, dtype, alpha=0.0, m=9, seed=20):
+    rng = np.random.default_rng(seed)
+    net = dp.Network(
+        [4, 6, 5, k], hidden=hidden, output=output, loss=loss, dtype=dtype, alpha=alpha, seed=21
+    )
+    _biased(net, seed)
+    X = rng.normal(size=(4, m)).astype(dtype)
+    if loss == "cross_entropy":
+        Y = np.eye(k, dtype=dtype)[:, rng.integers(0, k, m)]
+    elif loss == "binary_cross_entropy":
+        Y = rng.integers(0, 2, (k, m)).astype(dtype)
+    else:
+        Y = rng.normal(size=(k, m)).astype(dtype)
+    w = rng.uniform(0.0, 3.0, size=(1, m)).astype(dtype)
+    w[0, ::4] = 0.0
+    return net, X, Y, w
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("hidden,output,loss,k", WEIGHTED)
+def test_weighted_fast_equals_the_weighted_reference(hidden, output, loss, k, dtype):
+    # the reference: Network.backward with the weights, and the weighted cost
+    for alpha in (0.0, 0.3):
+        net, X, Y, w = _weighted_case(hidden, output, loss, k, dtype, alpha)
+        assert _fast.applicable(net, X, Y, w)
+        Z, A = net._forward_pass(X)
+        _, dW_ref, db_ref = net.backward(Z, A, Y, w)
+        J_ref = net._weighted_cost(A[net.L], Y, Z[net.L], w)
+        fast = _fast.gradients(net, X, Y, sample_weight=w)
+        rtol_J = (1e-6 if dtype == "float32" else 1e-13) if alpha else 0.0  # L2 term: rounding
+        assert_same(fast, (J_ref, dW_ref, db_ref), rtol_J=rtol_J)
+
+
+@pytest.mark.parametrize("hidden,output,loss,k", WEIGHTED)
+def test_weighted_fast_gradients_by_central_differences(hidden, output, loss, k):
+    # an independent J: Σ_i w_i J(column i alone) / Σ_i w_i (the L2 term inside each
+    # column's cost sums back to itself), differenced in float64
+    net, X, Y, w = _weighted_case(hidden, output, loss, k, "float64", alpha=0.1, seed=22)
+    _, dW, db = net._gradients(X, Y, sample_weight=w)
+
+    def J():
+        costs = [net.cost(X[:, i : i + 1], Y[:, i : i + 1]) for i in range(X.shape[1])]
+        return float(np.dot(w[0], costs) / w.sum())
+
+    eps = 1e-6
+    for P, dP in ((net.W, dW), (net.b, db)):
+        for l, i in ((1, 1), (3, k - 1)):
+            old = P[l][i, 0]
+            P[l][i, 0] = old + eps
+            Jp = J()
+            P[l][i, 0] = old - eps
+            Jm = J()
+            P[l][i, 0] = old
+            assert dP[l][i, 0] == pytest.approx((Jp - Jm) / (2 * eps), rel=1e-6, abs=1e-9)
+
+
+def test_integer_weights_equal_repeated_columns_through_the_fast_path():
+    net, X, Y, _ = _weighted_case("relu", "identity", "mse", 2, "float64")
+    counts = np.array([1, 3, 0, 2, 1, 1, 4, 0, 2])
+    J, dW, db = net._gradients(X, Y, sample_weight=counts[None, :].astype("float64"))
+    idx = np.repeat(np.arange(9), counts)
+    J_rep, dW_rep, db_rep = net._gradients(X[:, idx], Y[:, idx])
+    assert float(J) == pytest.approx(float(J_rep), rel=1e-14)
+    for l in range(1, net.L + 1):
+        np.testing.assert_allclose(dW[l], dW_rep[l], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(db[l], db_rep[l], rtol=1e-12, atol=1e-15)
+
+
+def test_weighted_fit_goes_through_the_fast_path(monkeypatch):
+    net = dp.Network([3, 4, 1], seed=0)
+    X, Y = _data(net.sizes, 30, "float64")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the reference backward ran")
+
+    monkeypatch.setattr(dp.Network, "backward", refuse)
+    dp.fit(net, X, Y, epochs=2, batch_size=8, sample_weight=np.linspace(0, 2, 30))
+    w = np.ones((1, 30))
+    assert not _fast.applicable(net, X, Y, w[:, :5])  # wrong width: the reference instead
+    assert not _fast.applicable(net, X, Y, w.astype("float32"))  # another dtype

@@ -203,7 +203,7 @@ def _mismatch(ours, X, y, w):
 )
 def test_per_sample_costs_are_the_costs_of_each_column_alone(output, loss, n):
     import deltaprop as dp
-    from deltaprop.network import _sample_costs
+    from deltaprop.losses import sample_costs
 
     net = dp.Network([3, n], output=output, loss=loss, seed=0)
     rng = np.random.default_rng(3)
@@ -212,7 +212,7 @@ def test_per_sample_costs_are_the_costs_of_each_column_alone(output, loss, n):
     Y = rng.random((n, 40))
     if output == "softmax":
         Y = Y / Y.sum(axis=0)
-    got = _sample_costs(net.output, net.loss, Z, A, Y)
+    got = sample_costs(net.output, net.loss, Z, A, Y)
     ref = [net._cost(A[:, i : i + 1], Y[:, i : i + 1], Z[:, i : i + 1]) for i in range(40)]
     assert got.shape == (1, 40)
     np.testing.assert_allclose(got.ravel(), ref, rtol=1e-13, atol=1e-300)

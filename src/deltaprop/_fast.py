@@ -26,6 +26,11 @@ several shapes and ``alpha > 0``) with five changes, each one a line you can fin
 5. **MSE with an identity output** forms :math:`E = A^{[L]} - Y` once and gets both
    :math:`J = \frac1m\sum E \odot E` and :math:`\delta^{[L]} = \frac2m E` from it.
 
+With sample weights (``sample_weight``, :meth:`Network.backward`'s) only (ii) and J change:
+column i of :math:`\delta^{[L]}` is scaled by :math:`s_i = m w_i / \sum_j w_j` and J is
+:math:`\frac1m \sum_i s_i \ell_i` (:func:`~deltaprop.losses.sample_costs`); equation (i)
+and the gradients are the unweighted code's.
+
 What is returned is always new: ``dW[l]`` and ``db[l]`` are fresh arrays on every call (the
 optimisers may overwrite them, callers may keep them), and no buffer of the workspace ever
 leaves this module; except where the caller passes ``out=``: the fit loop hands in the
@@ -51,7 +56,7 @@ import numpy as np
 
 from ._layers import Layers
 from .activations import identity, relu
-from .losses import cost_of, mse
+from .losses import cost_of, mse, sample_costs, weight_scale
 
 _IDENTITY, _RELU, _OTHER = 0, 1, 2
 
@@ -120,11 +125,12 @@ class Workspace:
         return sum(a.nbytes for a in arrays)
 
 
-def applicable(net: Any, X: Any, Y: Any) -> bool:
+def applicable(net: Any, X: Any, Y: Any, sample_weight: Any = None) -> bool:
     """Whether :func:`gradients` handles this network and batch (else use the reference).
 
-    NumPy backend; ``X`` of shape ``(n_0, m)`` and ``Y`` of shape ``(n_L, m)``, ``m >= 1``,
-    both NumPy arrays of the network's dtype; every hidden activation element-wise.
+    NumPy backend; ``X`` of shape ``(n_0, m)``, ``Y`` of shape ``(n_L, m)``, ``m >= 1``, and
+    ``sample_weight`` None or of shape ``(1, m)``, all NumPy arrays of the network's dtype;
+    every hidden activation element-wise.
     """
     if net.backend != "numpy" or type(X) is not np.ndarray or type(Y) is not np.ndarray:
         return False
@@ -133,6 +139,11 @@ def applicable(net: Any, X: Any, Y: Any) -> bool:
         return False
     m = X.shape[1]
     if m < 1 or X.shape[0] != net.sizes[0] or Y.shape != (net.sizes[-1], m):
+        return False
+    w = sample_weight
+    if w is not None and (type(w) is not np.ndarray or w.dtype.type is not dtype):
+        return False
+    if w is not None and w.shape != (1, m):
         return False
     return all(g.elementwise for g in list(net.g)[:-1])
 
@@ -170,7 +181,7 @@ def release(net: Any) -> None:
 
 
 def gradients(
-    net: Any, X: Any, Y: Any, cache: bool = True, out: Any = None
+    net: Any, X: Any, Y: Any, cache: bool = True, out: Any = None, sample_weight: Any = None
 ) -> tuple[Any, Layers, Layers]:
     """:math:`J`, ``dW``, ``db`` for a batch, as :meth:`Network.backward` would give them.
 
@@ -187,6 +198,10 @@ def gradients(
         Arrays of the gradients' shapes and the network's dtype to write ``dW[l]`` and
         ``db[l]`` into (the optimiser's flat gradient buffer, ``Optimizer._grad_buffers``)
         instead of new ones; the same products and sums, so the same bits.
+    sample_weight : array of shape (1, m) or None
+        Weights :math:`w_i \\ge 0` of the columns, the network's dtype: the cost
+        :math:`\\sum_i w_i \\ell_i / \\sum_i w_i` and column i of :math:`\\delta^{[L]}`
+        scaled by :math:`m w_i / \\sum_j w_j`, as :meth:`Network.backward` with weights.
 
     Returns
     -------
@@ -201,7 +216,7 @@ def gradients(
         ws = workspace(net, X.shape[1], cache=False)
         ws.lock.acquire()
     try:
-        return _step(net, ws, X, Y, out)
+        return _step(net, ws, X, Y, out, sample_weight)
     finally:
         ws.lock.release()
 
@@ -223,20 +238,32 @@ def _forward(net: Any, ws: Workspace, X: Any) -> list[Any]:
     return A
 
 
-def _step(net: Any, ws: Workspace, X: Any, Y: Any, out: Any = None) -> tuple[Any, Layers, Layers]:
+def _step(
+    net: Any, ws: Workspace, X: Any, Y: Any, out: Any = None, w: Any = None
+) -> tuple[Any, Layers, Layers]:
     L, m, kinds = net.L, ws.m, ws.kinds
     W, g = net.W, net.g
     Z = ws.Z
     A = _forward(net, ws, X)
 
     # --- (ii) and J -----------------------------------------------------------------------------
+    s = None if w is None else weight_scale(np, w)  # s_i = m w_i / Σ_j w_j, shape (1, m)
     if g[L] is identity and net.loss is mse:
         E = np.subtract(A[L], Y, out=ws.E)  # E = A^[L] − Y
-        J = np.sum(np.multiply(E, E, out=ws.S)) / m  # J = (1/m) Σ E ⊙ E
+        S = np.multiply(E, E, out=ws.S)  # E ⊙ E, whose column i sums to ℓ_i
+        # J = (1/m) Σ E ⊙ E, weighted: (1/m) Σ_i s_i ℓ_i
+        J = np.sum(S if s is None else np.sum(S, axis=0, keepdims=True) * s) / m
         delta = np.multiply(E, 2.0 / m, out=E)  # δ^[L] = (2/m) E
+        if s is not None:
+            np.multiply(delta, s, out=delta)  # column i times s_i
     else:
-        J = cost_of(g[L], net.loss, Z[L], A[L], Y)  # from the logits where it can
+        if s is None:
+            J = cost_of(g[L], net.loss, Z[L], A[L], Y)  # from the logits where it can
+        else:  # (1/m) Σ_i s_i ℓ_i, the same way
+            J = np.sum(sample_costs(g[L], net.loss, Z[L], A[L], Y) * s) / m
         delta = net.output_delta(Z[L], A[L], Y)
+        if s is not None:
+            delta = delta * s  # column i times s_i
     if net.alpha:
         J = J + (net.alpha / 2) * sum(np.vdot(W_l, W_l) for W_l in W)
 

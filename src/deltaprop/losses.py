@@ -228,6 +228,46 @@ def cost_of(output: Activation, loss: Loss, Z_L: Any, A_L: Any, Y: Any) -> Any:
     return loss.J(A_L, Y)
 
 
+def weight_scale(xp: Any, w: Any) -> Any:
+    """``m w / Σ w`` for sample weights ``w`` of shape (1, m); zeros where ``Σ w = 0``: column
+    i of :math:`\\delta^{[L]}` times it is the gradient of :math:`\\sum_i w_i \\ell_i /
+    \\sum_i w_i` (each cost is a mean over the columns)."""
+    total = xp.sum(w)
+    if type(w) is np.ndarray:  # a NumPy scalar: the same division, without where/ones_like
+        return w * (w.shape[1] / total) if total > 0 else w * 0
+    return w * (w.shape[1] / xp.where(total > 0, total, xp.ones_like(total)))
+
+
+def sample_costs(output: Activation, loss: Loss, Z_L: Any, A_L: Any, Y: Any) -> Any:
+    """:math:`\\ell_i`, the cost of each column alone, shape (1, m): from the same formulas as
+    :func:`cost_of` (from the logits where it uses them), one column at a time (each cost is a
+    mean over columns: :math:`\\ell_i = J(a_i, y_i)`); the built-in pairings at once, column
+    sums of the same terms (tests/test_sample_weight.py)."""
+    xp = namespace(A_L)
+    if loss is mse:
+        E = A_L - Y
+        return xp.sum(E * E, axis=0, keepdims=True)
+    if Z_L is not None and (output, loss) == (sigmoid, binary_cross_entropy):
+        T = xp.log1p(xp.exp(-xp.abs(Z_L)))  # as _sigmoid_bce_from_logits
+        pos, neg = (xp.abs(Z_L) + Z_L) / 2, (xp.abs(Z_L) - Z_L) / 2
+        return xp.sum(T + Y * neg + (1.0 - Y) * pos, axis=0, keepdims=True)
+    if Z_L is not None and (output, loss) == (softmax, cross_entropy):
+        D = Z_L - xp.max(Z_L, axis=0, keepdims=True)  # as _softmax_ce_from_logits
+        log_s = xp.log(xp.sum(xp.exp(D), axis=0, keepdims=True))
+        return xp.sum(Y * (log_s - D), axis=0, keepdims=True)
+    cols = [
+        cost_of(
+            output,
+            loss,
+            None if Z_L is None else Z_L[:, i : i + 1],
+            A_L[:, i : i + 1],
+            Y[:, i : i + 1],
+        )
+        for i in range(A_L.shape[1])
+    ]
+    return xp.reshape(xp.stack(cols), (1, -1))
+
+
 LOSSES: dict[str, Loss] = {loss.name: loss for loss in (mse, binary_cross_entropy, cross_entropy)}
 """The registry: name -> :class:`Loss`."""
 
@@ -268,4 +308,6 @@ __all__ = [
     "mse",
     "register_loss",
     "register_output_delta",
+    "sample_costs",
+    "weight_scale",
 ]

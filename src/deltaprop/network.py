@@ -55,16 +55,15 @@ import numpy as np
 
 from . import _array, _checks, _fast
 from ._layers import Layers
-from .activations import Activation, get_activation, sigmoid, softmax
+from .activations import Activation, get_activation
 from .init import initial_parameters
 from .losses import (
     OUTPUT_DELTA_SHORTCUTS,
     Loss,
-    binary_cross_entropy,
     cost_of,
-    cross_entropy,
     get_loss,
-    mse,
+    sample_costs,
+    weight_scale,
 )
 
 
@@ -280,7 +279,7 @@ class Network:
         # (ii) output layer: δ^[L] = J'(A^[L]) ⊙ g^[L]'(Z^[L])
         delta[L] = self.output_delta(Z[L], A[L], Y)
         if sample_weight is not None:
-            delta[L] = delta[L] * _weight_scale(xp, sample_weight)
+            delta[L] = delta[L] * weight_scale(xp, sample_weight)
 
         # (i) hidden layers: δ^[l] = g^[l]'(Z^[l]) ⊙ (W^[l+1]ᵀ δ^[l+1]),  l = L-1, ..., 1
         for l in range(L - 1, 0, -1):
@@ -313,8 +312,8 @@ class Network:
         :math:`\\ell_i = J(a_i, y_i)`); a batch whose weights are all 0 costs 0 (plus the
         penalty) and has zero data gradient."""
         xp = self.xp
-        losses = _sample_costs(self.output, self.loss, Z_L, A_L, Y)  # (1, m)
-        J = xp.sum(losses * _weight_scale(xp, sample_weight)) / A_L.shape[1]
+        losses = sample_costs(self.output, self.loss, Z_L, A_L, Y)  # (1, m)
+        J = xp.sum(losses * weight_scale(xp, sample_weight)) / A_L.shape[1]
         if self.alpha:
             J = J + (self.alpha / 2) * sum(xp.sum(W_l * W_l) for W_l in self.W)
         return J
@@ -357,15 +356,16 @@ class Network:
         ``tests/test_fast_path.py``. ``dW`` and ``db`` are new arrays on every call, so a
         caller may keep them or overwrite them (the optimisers do).
 
-        With ``sample_weight`` (shape (1, m), see :meth:`backward`) the reference equations
-        run on every backend, with the weighted cost of :meth:`_weighted_cost`.
+        With ``sample_weight`` (shape (1, m), see :meth:`backward`) the cost is the weighted
+        one of :meth:`_weighted_cost`: on NumPy through the fast path too, elsewhere with the
+        reference equations.
         """
+        if _fast.applicable(self, X, Y, sample_weight):
+            return _fast.gradients(self, X, Y, keep_buffers, out, sample_weight)
         if sample_weight is not None:
             Z, A = self._forward_pass(X)
             _, dW_w, db_w = self.backward(Z, A, Y, sample_weight)
             return self._weighted_cost(A[self.L], Y, Z[self.L], sample_weight), dW_w, db_w
-        if _fast.applicable(self, X, Y):
-            return _fast.gradients(self, X, Y, cache=keep_buffers, out=out)
         if self.backend == "jax":  # the same reference, traced once and compiled (deltaprop._jax)
             from . import _jax
 
@@ -528,42 +528,6 @@ class Network:
 
     def _check_b(self, l: int, value: Any) -> Any:
         return self._check_param(l, value, "b", (self.sizes[l], 1))
-
-
-def _weight_scale(xp: Any, w: Any) -> Any:
-    """``m w / Σ w`` for weights ``w`` of shape (1, m); zeros where ``Σ w = 0``."""
-    total = xp.sum(w)
-    return w * (w.shape[1] / xp.where(total > 0, total, xp.ones_like(total)))
-
-
-def _sample_costs(output: Activation, loss: Loss, Z_L: Any, A_L: Any, Y: Any) -> Any:
-    """:math:`\\ell_i`, the cost of each column alone, shape (1, m): from the same formulas as
-    :func:`~deltaprop.losses.cost_of` (from the logits where it uses them), one column at a
-    time (each cost is a mean over columns: :math:`\\ell_i = J(a_i, y_i)`); the built-in
-    pairings at once, column sums of the same terms (tests/test_sample_weight.py)."""
-    xp = _array.namespace(A_L)
-    if loss is mse:
-        E = A_L - Y
-        return xp.sum(E * E, axis=0, keepdims=True)
-    if Z_L is not None and (output, loss) == (sigmoid, binary_cross_entropy):
-        T = xp.log1p(xp.exp(-xp.abs(Z_L)))  # as losses._sigmoid_bce_from_logits
-        pos, neg = (xp.abs(Z_L) + Z_L) / 2, (xp.abs(Z_L) - Z_L) / 2
-        return xp.sum(T + Y * neg + (1.0 - Y) * pos, axis=0, keepdims=True)
-    if Z_L is not None and (output, loss) == (softmax, cross_entropy):
-        D = Z_L - xp.max(Z_L, axis=0, keepdims=True)  # as losses._softmax_ce_from_logits
-        log_s = xp.log(xp.sum(xp.exp(D), axis=0, keepdims=True))
-        return xp.sum(Y * (log_s - D), axis=0, keepdims=True)
-    cols = [
-        cost_of(
-            output,
-            loss,
-            None if Z_L is None else Z_L[:, i : i + 1],
-            A_L[:, i : i + 1],
-            Y[:, i : i + 1],
-        )
-        for i in range(A_L.shape[1])
-    ]
-    return xp.reshape(xp.stack(cols), (1, -1))
 
 
 def _validate_alpha(alpha: Any) -> float:

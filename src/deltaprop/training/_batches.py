@@ -67,11 +67,11 @@ class MiniBatches:
     def gradient(self, X_B: Any, Y_B: Any, out: Any = None) -> Any:
         # back-propagation: equations (ii) and (i); into the optimiser's buffer when given,
         # unless _gradients was wrapped on the instance (instrumentation takes (X, Y) only)
-        if self.weighted:
-            return self.net._gradients(X_B, Y_B[:-1], sample_weight=Y_B[-1:])
+        kw = {"sample_weight": Y_B[-1:]} if self.weighted else {}  # with_weights: the last row
+        Y_B = Y_B[:-1] if self.weighted else Y_B
         if out is None or "_gradients" in vars(self.net):
-            return self.net._gradients(X_B, Y_B)
-        return self.net._gradients(X_B, Y_B, out=out)
+            return self.net._gradients(X_B, Y_B, **kw)
+        return self.net._gradients(X_B, Y_B, out=out, **kw)
 
     def run_epoch(self, rng: np.random.Generator, opt: Any, sums: EpochSums) -> None:
         """The whole epoch on the compiled engine: the batches of :meth:`batches` (the same
