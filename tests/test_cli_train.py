@@ -130,9 +130,10 @@ def test_train_table_on_the_bundled_data(tmp_path, capsys):
         "train",
         "validation",
         "test",
-        "baseline R²",
         "RMSE",
         "MAE",
+        "ridge R²",
+        "mean R²",
         str(tmp_path / "r" / "model.safetensors"),
     ):
         assert word in stdout

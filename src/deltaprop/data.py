@@ -1071,3 +1071,51 @@ __all__ = [
     "split",
     "target_labels",
 ]
+
+
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))
+"""The penalties :func:`linear_baseline`'s ridge regression chooses from (leave-one-out)."""
+
+
+def linear_baseline(X: Any, Y: Any, labels: Labels | None = None) -> Any:
+    """A linear model fitted on ``X`` (n_0, m), ``Y`` (n_L, m): what a network must beat.
+
+    Inputs are standardised (scikit-learn's ``StandardScaler``), then a regression gets
+    ``RidgeCV`` (its penalty chosen among :data:`RIDGE_ALPHAS` by leave-one-out error) and a
+    classification ``LogisticRegression`` (one per label for multi-label; a label constant in
+    ``Y`` predicts its training frequency). Returns a function from inputs (n_0, m') to outputs
+    (n_L, m') as the network's: targets' units, or probabilities in ``labels``' encoding.
+    """
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X_rows, Y = np.asarray(X, dtype=np.float64).T, np.asarray(Y, dtype=np.float64)
+    if labels is None:
+        ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(X_rows, Y.T)
+        return lambda X_new: np.asarray(ridge.predict(np.asarray(X_new).T)).reshape(-1, len(Y)).T
+    # one model per row of classes: multiclass (class indices), binary (the 0/1 row of the
+    # second class) and multi-label (one 0/1 row per label)
+    if labels.task == "multiclass":
+        targets, n_classes = [np.argmax(Y, axis=0)], len(Y)
+    else:
+        targets, n_classes = list(Y), 2
+    models = [
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+        if np.unique(y).size > 1
+        else DummyClassifier(strategy="prior")  # one class in training: its frequency
+        for y in targets
+    ]
+    for model, y in zip(models, targets):
+        model.fit(X_rows, y.astype(np.intp))
+
+    def predict(X_new: Any) -> np.ndarray:
+        rows, out = np.asarray(X_new, dtype=np.float64).T, []
+        for model in models:
+            P = np.zeros((n_classes, len(rows)))
+            P[model.classes_] = model.predict_proba(rows).T  # absent classes: probability 0
+            out.append(P if labels.task == "multiclass" else P[1:])
+        return np.vstack(out)
+
+    return predict

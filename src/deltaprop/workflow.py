@@ -37,6 +37,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -53,6 +54,7 @@ from .data import (
     Standardization,
     classification_metrics,
     detect_task,
+    linear_baseline,
     load_data,
     regression_metrics,
     split,
@@ -455,7 +457,10 @@ class TrainResult:
         The training state (``state.history``: costs, scores, gradient norms per epoch).
     metrics : dict
         ``metrics[split]`` for ``train``, ``validation``, ``test``: ``r2``, ``rmse``,
-        ``mae``, ``m`` and ``baseline`` (the same metrics of predicting the training mean).
+        ``mae``, ``m``, and the same metrics of two baselines fitted on the training split:
+        ``linear`` (ridge regression) and ``baseline`` (predicting the training mean); a
+        classifier's ``accuracy``, ``balanced_accuracy``, ``log_loss``, ``confusion_matrix``
+        beside ``linear`` (logistic regression) and ``baseline`` (the majority class).
     files : dict
         Paths written: ``model``, ``checkpoint`` and, with plots, ``loss_plot``,
         ``gradients_plot``.
@@ -836,19 +841,18 @@ def _fit(run: _Run, scheduler: str | None, hooks: TrainHooks | None) -> float:
 
 
 def _metrics(run: _Run) -> dict[str, dict[str, Any]]:
-    """Metrics of every split, beside predicting the training targets' mean (for a classifier:
-    the training class frequencies, i.e. the majority class)."""
+    """Metrics of every split, beside two baselines fitted on the training split: ``linear``
+    (:func:`deltaprop.data.linear_baseline`: ridge or logistic regression) and ``baseline``
+    (the training targets' mean; for a classifier the class frequencies: the majority class)."""
     mean = run.parts.train[1].mean(axis=1, keepdims=True)
     labels = run.model.labels
+    linear = linear_baseline(*run.parts.train, labels)
+    score = regression_metrics if labels is None else partial(classification_metrics, labels=labels)
     metrics: dict[str, dict[str, Any]] = {}
     for part, (X, Y) in zip(("train", "validation", "test"), run.parts):
-        A, constant = run.model.forward(X), np.broadcast_to(mean, Y.shape)
-        if labels is None:
-            metrics[part] = dict(regression_metrics(Y, A))
-            metrics[part]["baseline"] = regression_metrics(Y, constant)
-        else:
-            metrics[part] = classification_metrics(Y, A, labels)
-            metrics[part]["baseline"] = classification_metrics(Y, constant, labels)
+        metrics[part] = dict(score(Y, run.model.forward(X)))
+        metrics[part]["linear"] = score(Y, linear(X))
+        metrics[part]["baseline"] = score(Y, np.broadcast_to(mean, Y.shape))
         metrics[part]["m"] = Y.shape[1]
     return metrics
 

@@ -110,7 +110,10 @@ Loss = Annotated[
         "mse, cross_entropy or binary_cross_entropy]",
     ),
 ]
-Alpha = Annotated[float | None, typer.Option(help="L2 penalty λ on the weights. [default: 0.01]")]
+Alpha = Annotated[
+    float | None,
+    typer.Option(help="L2 penalty λ on the weights. [default: 0.01]"),
+]
 ValidationFraction = Annotated[
     float | None,
     typer.Option(help="Share of rows held out for early stopping. [default: 0.1]"),
@@ -306,25 +309,26 @@ def print_result(result: TrainResult) -> None:
             f"{history.n_iter} epochs ({history.stopped_reason}, {best}), "
             f"{result.seconds:.1f} s"
         ),
-        caption="baseline: always predict the training targets' mean"
+        caption="baselines fitted on the training split: ridge regression (penalty by "
+        "leave-one-out) and the training targets' mean"
         if labels is None
-        else "baseline: always predict the training split's majority class (log-loss: its "
-        "class frequencies)",
+        else "baselines fitted on the training split (accuracy): logistic regression and the "
+        "majority class",
         box=box.SIMPLE_HEAD,
         show_edge=False,
     )
     columns: tuple[str, ...]
     if labels is None:
-        columns = ("split", "m", "R²", "RMSE", "MAE", "baseline R²", "RMSE", "MAE")
-        cells = metric_cells
+        columns = ("split", "m", "R²", "RMSE", "MAE", "ridge R²", "mean R²")
+        key, cells = "r2", metric_cells
     else:
-        columns = ("split", "m", "accuracy", "balanced", "log-loss", "baseline acc.")
-        columns = (*columns, "balanced", "log-loss")
-        cells = class_cells
+        columns = ("split", "m", "accuracy", "balanced", "log-loss", "logistic", "majority")
+        key, cells = "accuracy", class_cells
     for name in columns:
         table.add_column(name, justify="right")
     for part, r in result.metrics.items():
-        table.add_row(part, str(r["m"]), *cells(r), *cells(r["baseline"]))
+        baselines = (f"{r[name][key]:.3f}" for name in ("linear", "baseline"))
+        table.add_row(part, str(r["m"]), *cells(r), *baselines)
     console.print(table)
     if labels is not None and labels.task != "multilabel":
         print_confusion(result.metrics["test"]["confusion_matrix"], labels.classes, "test")
