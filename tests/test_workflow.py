@@ -196,3 +196,21 @@ def test_predict_and_evaluate_from_python(tmp_path):
     assert e.metrics["r2"] > e.metrics["baseline"]["r2"]
     with pytest.raises(SettingsError, match="target names 2 column"):
         workflow.evaluate(model, data, "y,b")
+
+
+def test_the_default_penalty_is_thirty_over_the_training_rows_and_resumes_as_recorded(tmp_path):
+    from deltaprop.data import load_dataset, split
+
+    m = split(load_dataset("diabetes"), seed=3).train[0].shape[1]
+    assert m == 442 - 88 - 44  # the 70/10/20 split of diabetes' 442 rows
+    result = workflow.train(TrainSettings(seed=3, epochs=2), out=tmp_path / "r", plots=False)
+    assert result.settings.alpha == 30 / m and result.net.alpha == 30 / m
+    saved = load_checkpoint(tmp_path / "r" / "checkpoint.safetensors").settings
+    assert saved["alpha"] == 30 / m  # what the run used, not "default"
+    # a resume extends with the recorded λ; an explicit λ (0 too) is kept as given
+    resumed = workflow.train(out=tmp_path / "r", resume=True, changes={"epochs": 3}, plots=False)
+    assert resumed.settings.alpha == resumed.net.alpha == 30 / m
+    explicit = workflow.train(TrainSettings(epochs=1, alpha=0.0), out=tmp_path / "z", plots=False)
+    assert explicit.settings.alpha == explicit.net.alpha == 0.0
+    with pytest.raises(SettingsError, match="alpha"):
+        TrainSettings(alpha=-1.0)

@@ -154,8 +154,10 @@ class TrainSettings:
         ``softplus``, ``identity``).
     output, loss : str or None
         Output activation and cost; None: the task's (identity/MSE for regression).
-    alpha : float
-        L2 penalty λ on the weights.
+    alpha : float or None
+        L2 penalty λ on the weights (DESIGN.md's: the cost is the mean cost plus
+        (λ/2) Σ_l ‖W^[l]‖²). None, the default: λ = :data:`PRIOR_PRECISION` / m with m the
+        training rows, recorded in the run's settings when it starts.
     validation_fraction : float
         Share of the samples held out for early stopping (the test share is 0.2).
     sep, decimal, encoding, index_col, id_col
@@ -178,7 +180,7 @@ class TrainSettings:
     activation: str = "relu"
     output: str | None = None
     loss: str | None = None
-    alpha: float = 0.01
+    alpha: float | None = None
     validation_fraction: float = 0.1
     sep: str | None = None
     decimal: str = "."
@@ -274,6 +276,13 @@ OPTIONS = (
 )
 """The settings a run is started with and a resume must agree with (``epochs`` may grow)."""
 
+PRIOR_PRECISION = 30.0
+"""The default penalty's λ·m. Multiplied by m, the cost is Σ_i J_i + (λm/2) Σ_l ‖W^[l]‖²: the
+negative log-posterior of the weights under a Gaussian prior of precision λm. A fixed precision
+(the same prior for every data set, in the units of standardised data) weighs less against more
+rows, so λ = 30/m: 0.097 on diabetes' 310 training rows, 0.0086 on friedman1's 3500. Chosen
+with ``benchmarks/default_scores.py`` (docs/performance.md)."""
+
 
 def _check_model_choices(s: TrainSettings) -> None:
     """The task, the network's activations and cost, the penalty and the CSV dialect."""
@@ -289,14 +298,15 @@ def _check_model_choices(s: TrainSettings) -> None:
             shown = ", ".join(c for c in allowed if c is not None)
             raise SettingsError(name, f"{{name}} must be one of {shown}; got {value!r}")
     for name, number, high in (
-        ("alpha", s.alpha, math.inf),
+        ("alpha", 0.0 if s.alpha is None else s.alpha, math.inf),
         ("validation_fraction", s.validation_fraction, 0.8),
     ):
         ok = not isinstance(number, bool) and isinstance(number, (int, float))
         positive = name != "validation_fraction" or (ok and number > 0)
         if not ok or not 0.0 <= number < high or not positive:
             raise SettingsError(name, f"{{name}} must be in [0, {high}); got {number!r}")
-        object.__setattr__(s, name, float(number))
+        if getattr(s, name) is not None:
+            object.__setattr__(s, name, float(number))
     if s.sep is not None and (len(s.sep) != 1 or s.sep == s.decimal):
         raise SettingsError(
             "sep", f"{{name}} must be one character other than the decimal mark; got {s.sep!r}"
@@ -613,6 +623,10 @@ def _new_run(settings: TrainSettings, checkpoint: str) -> _Run:
         )
     dataset = _encoded(dataset, labels)
     parts = split(dataset, validation_fraction=settings.validation_fraction, seed=settings.seed)
+    alpha = settings.alpha
+    if alpha is None:  # the default: a fixed prior against the training rows
+        alpha = PRIOR_PRECISION / parts.train[0].shape[1]
+        settings = settings.replace(alpha=alpha)
     if labels is None:
         std = Standardization.fit(
             *parts.train, feature_names=dataset.feature_names, target_names=dataset.target_names
@@ -625,7 +639,7 @@ def _new_run(settings: TrainSettings, checkpoint: str) -> _Run:
         hidden=settings.activation,
         output=settings.output or ("identity" if labels is None else labels.output),
         loss=settings.loss or ("mse" if labels is None else labels.loss),
-        alpha=settings.alpha,
+        alpha=alpha,
         seed=settings.seed,
     )
     model = Model(net, std, dataset.feature_names, dataset.target_names, labels=labels)

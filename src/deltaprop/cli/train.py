@@ -112,7 +112,7 @@ Loss = Annotated[
 ]
 Alpha = Annotated[
     float | None,
-    typer.Option(help="L2 penalty λ on the weights. [default: 0.01]"),
+    typer.Option(help="L2 penalty λ on the weights. [default: 30/m, m the training rows]"),
 ]
 ValidationFraction = Annotated[
     float | None,
@@ -305,7 +305,7 @@ def print_result(result: TrainResult) -> None:
     best = f"best epoch {history.best_epoch}" if s.patience > 0 else "last epoch kept"
     table = Table(
         title=text(
-            f"{s.data}: sizes {result.net.sizes}, {s.optimizer} lr {s.lr:g}, "
+            f"{s.data}: sizes {result.net.sizes}, {s.optimizer} lr {s.lr:g}, λ {s.alpha:.3g}, "
             f"{history.n_iter} epochs ({history.stopped_reason}, {best}), "
             f"{result.seconds:.1f} s"
         ),
