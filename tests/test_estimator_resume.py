@@ -201,3 +201,37 @@ def test_state_tensors_without_the_state_field_are_refused(tmp_path):
     save_file(tensors, str(path), metadata={"deltaprop": json.dumps(meta)})
     with pytest.raises(ValueError, match="unexpected tensor.*'state.best.W.1'"):
         dp.load(path)
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_partial_fit_after_fit_continues_its_optimiser_as_scikit_learns(tmp_path, kind):
+    # scikit-learn's partial_fit after fit continues the optimiser (MLP._optimizer.t goes on);
+    # so fit for 2 epochs, then 2 partial_fit calls (saved and loaded between) is the
+    # uninterrupted 4-epoch fit, bit for bit (the shuffling generator continues too)
+    from sklearn.neural_network import MLPRegressor
+
+    X, y, classes = _data(kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, batch_size=45).fit(X, X[:, 0])
+        t = mlp._optimizer.t
+        assert mlp.partial_fit(X, X[:, 0])._optimizer.t == t + 1
+        whole = _make(kind, "adam").set_params(max_iter=4, n_iter_no_change=100).fit(X, y)
+        est = _make(kind, "adam").set_params(max_iter=2, n_iter_no_change=100).fit(X, y)
+    est.partial_fit(X, y)
+    est = dp.load(dp.save(est, tmp_path / "e.safetensors")).partial_fit(X, y)
+    for p, q in zip(_params(est), _params(whole), strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert est.loss_curve_ == whole.loss_curve_ and est.t_ == whole.t_
+
+
+def test_after_lbfgs_or_early_stopping_partial_fit_starts_fresh():
+    X, y, _ = _data("regressor")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = _make("regressor", "adam").set_params(solver="lbfgs", max_iter=3).fit(X, y)
+        assert est._state is None
+        est.set_params(solver="adam").partial_fit(X, y)
+        assert est._state.epoch == 1
+        est = _make("regressor", "adam").set_params(early_stopping=True, max_iter=3).fit(X, y)
+        assert est._state is None

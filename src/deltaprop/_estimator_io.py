@@ -11,11 +11,12 @@ the optimiser's hyper-parameters and step count, its moment arrays, the shufflin
 state, the history) is stored too, as a checkpoint stores it (``TrainState.to_arrays``: the
 arrays as tensors ``state.<name>``, the rest as JSON under ``estimator.train_state``), and is
 checked on the way back as a checkpoint's is, so that ``partial_fit`` after :func:`save` and
-:func:`load` is bit for bit the ``partial_fit`` of the estimator that was saved. A file
-without it (written before it was stored, or after ``fit``, which keeps no such state) loads
-as an estimator whose next ``partial_fit`` starts a fresh optimiser and generator, as the
-saved estimator's would after ``fit``. ``fit`` itself always starts a fresh optimiser
-(scikit-learn's MLPs do the same, ``warm_start`` or not), from the stored ``_fit_seed``.
+:func:`load` is bit for bit the ``partial_fit`` of the estimator that was saved. ``fit`` keeps its
+state for a next ``partial_fit`` too (not with L-BFGS or early stopping), as scikit-learn's
+MLPs keep their optimiser; ``fit`` itself always starts a fresh optimiser (scikit-learn's do
+the same, ``warm_start`` or not), from the stored ``_fit_seed``. A file without the state
+(written before it was stored, or by an estimator that keeps none) loads as an estimator
+whose next ``partial_fit`` starts a fresh optimiser and generator.
 
 What is not stored: a ``random_state`` that is a ``RandomState`` instance (stored as null).
 

@@ -393,7 +393,10 @@ class _DeltaPropMLP(BaseEstimator):
         """:func:`deltaprop.training.fit` on columns; the history, its new losses, samples seen.
 
         ``partial_fit`` runs one epoch per call, continuing the optimiser and the shuffling
-        generator through the kept state; ``fit`` runs ``max_iter`` epochs from a new state.
+        generator through the kept state; ``fit`` runs ``max_iter`` epochs from a new state
+        (a fresh optimiser, ``warm_start`` or not) and keeps it for the next ``partial_fit``,
+        as scikit-learn's MLPs keep their optimiser (not after L-BFGS, which has none, nor
+        after early stopping, whose validation history ``partial_fit`` could not extend).
         """
         kwargs: dict[str, Any] = dict(
             optimizer=self._optimizer(),
@@ -413,16 +416,16 @@ class _DeltaPropMLP(BaseEstimator):
             kwargs.update(optimizer="lbfgs", early_stopping=False, n_iter_no_change=None)
             kwargs.update(batch_size="auto", max_fun=int(self.max_fun))
         if incremental:
-            if self._state is None:
-                self._state = TrainState()
+            if self._state is None or self._state.optimizer != self.solver:
+                self._state = TrainState()  # the first call, or another solver than fit's
             state = self._state
             t_before = state.t
             history = fit(self.network_, Xc, Yc, epochs=state.epoch + 1, state=state, **kwargs)
             return history, history.loss[-1:], state.t - t_before
-        history = fit(
-            self.network_, Xc, Yc, epochs=int(self.max_iter), state=TrainState(), **kwargs
-        )
-        self._state = None
+        state = TrainState()
+        history = fit(self.network_, Xc, Yc, epochs=int(self.max_iter), state=state, **kwargs)
+        keep = self.solver != "lbfgs" and not self.early_stopping  # (partial_fit refuses it)
+        self._state = state if keep else None
         return history, history.loss, history.t
 
     def _optimizer(self) -> Optimizer:
