@@ -697,7 +697,8 @@ class DeltaPropRegressor(RegressorMixin, _DeltaPropMLP):
         return T
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> DeltaPropRegressor:
-        """One epoch over ``X`` (n_samples, n_features), ``y``; continues the optimiser.
+        """One epoch over ``X`` (n_samples, n_features), ``y``; continues the optimiser (of
+        the last ``partial_fit`` or ``fit``, also across ``dp.save``/``dp.load``: bit for bit).
         ``sample_weight`` as in :meth:`fit`."""
         return self._partial_fit(X, y, sample_weight=sample_weight)
 
@@ -770,7 +771,8 @@ class DeltaPropClassifier(ClassifierMixin, _DeltaPropMLP):
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
     ) -> DeltaPropClassifier:
-        """One epoch over ``X`` (n_samples, n_features), ``y``; continues the optimiser.
+        """One epoch over ``X`` (n_samples, n_features), ``y``; continues the optimiser (of
+        the last ``partial_fit`` or ``fit``, also across ``dp.save``/``dp.load``: bit for bit).
 
         ``classes`` (all the labels ``y`` may ever hold) is required on the first call;
         ``sample_weight`` as in :meth:`fit`.
