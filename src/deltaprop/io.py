@@ -30,6 +30,10 @@ A tour:
 * :func:`save_checkpoint` / :func:`load_checkpoint` — a model plus the training state
   (``TrainState.to_arrays()``, stored as tensors ``state.<name>`` and JSON) and the run's
   settings, so that training can resume exactly where it stopped.
+* :class:`CheckpointEvery` — the periodic checkpoint, whose cost does not grow with the
+  epochs done: the history's rows are appended to a history file beside it
+  (:func:`history_path`), which :func:`load_checkpoint` reads back, bounded and checked
+  against the SHA-256 the checkpoint records.
 
 Example
 -------
@@ -47,13 +51,14 @@ True
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import math
 import os
 import re
 import secrets
-import time
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -333,13 +338,43 @@ def save_checkpoint(
     settings : dict, optional
         The run's settings (JSON), returned by :func:`load_checkpoint` so a run can resume.
     """
+    path = Path(path)
+    meta = _checkpoint_meta(
+        net, settings, metadata, standardization, feature_names, target_names, labels
+    )
+    written = _write_checkpoint(path, net, state, meta, None)
+    _remove_history_file(path)  # a whole checkpoint needs none; written after it, never before
+    return written
+
+
+def _checkpoint_meta(
+    net: Network,
+    settings: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    standardization: Standardization | None = None,
+    feature_names: list[str] | None = None,
+    target_names: list[str] | None = None,
+    labels: Labels | None = None,
+) -> dict[str, Any]:
     meta = _model_meta(
         net, CHECKPOINT_FORMAT, metadata, standardization, feature_names, target_names
     )
     meta["labels"] = _labels_meta(labels, net)
-    arrays, state_meta = state.to_arrays()
-    meta["train_state"] = _json_object(state_meta, "state.to_arrays() meta")
     meta["settings"] = _json_object(settings or {}, "settings")
+    return meta
+
+
+def _write_checkpoint(
+    path: Path, net: Network, state: Any, meta: dict[str, Any], rows: _HistoryFile | None
+) -> Path:
+    """The checkpoint file: ``meta`` (the model's and the settings) with the state; the
+    history's rows in it, or (``rows``) appended to its history file first."""
+    if rows is None:
+        arrays, state_meta = state.to_arrays()
+    else:
+        arrays, state_meta = state.to_arrays(history=False)
+        state_meta["history"]["sha256"] = rows.append(state, net.L)
+    meta["train_state"] = _json_object(state_meta, "state.to_arrays() meta")
     tensors = _net_tensors(net)
     for name, value in arrays.items():
         if not isinstance(name, str) or not name:
@@ -348,19 +383,25 @@ def save_checkpoint(
         if value.dtype.kind not in "biuf":
             raise TypeError(f"state array {name!r} must be numeric; got dtype {value.dtype}")
         tensors[f"state.{name}"] = np.ascontiguousarray(value)
-    return _write(path, tensors, meta)
+    # a periodic checkpoint's rename need not reach the disk at once: lost (power failure),
+    # the previous checkpoint is still whole and its rows are in the history file
+    return _write(path, tensors, meta, sync_folder=rows is None)
 
 
 class CheckpointEvery:
-    """A :func:`deltaprop.training.fit` callback: :func:`save_checkpoint` every ``every`` epochs.
+    """A :func:`deltaprop.training.fit` callback: a checkpoint after every ``every`` epochs.
 
-    A checkpoint holds the whole history, so its cost grows with the epochs done; to keep
-    periodic checkpoints from dominating a long run of short epochs, one that is due is
-    skipped while the time since the last write is less than that write's duration divided
-    by ``max_share``: checkpoints take at most about ``max_share`` of the training time (the
-    next due epoch writes). What a checkpoint holds does not depend on this; only which
-    epochs get one does (the run's final checkpoint and the interrupt's own are always
-    written, by the caller).
+    Each write costs the same whatever the epoch (O(epoch state), not O(history)): the
+    checkpoint holds the network, the best weights, the optimiser's and the generator's state
+    and the counters, and the history's per-epoch rows go to the append-only history file
+    beside it (:func:`history_path`: ``checkpoint.history`` beside ``checkpoint.safetensors``)
+    — only the rows since the last write, flushed to disk before the checkpoint is replaced,
+    which records how many rows it covers and their SHA-256. :func:`load_checkpoint` reads it
+    back with them. A crash between the two writes leaves rows the checkpoint does not cover;
+    they are ignored, and overwritten by the next write. The first write of each
+    ``CheckpointEvery`` writes the history file whole (once per run). :func:`save_checkpoint`
+    (a run's final and interrupt checkpoints) holds the whole history, needs no history file
+    and removes it.
 
     Parameters
     ----------
@@ -368,33 +409,117 @@ class CheckpointEvery:
         The checkpoint file, rewritten (atomically) each time.
     every : int
         Write after epochs ``every``, ``2 * every``, ...
-    max_share : float or None, default 0.1
-        The largest share of the time spent writing; None writes every due checkpoint.
     **kwargs
         Passed on to :func:`save_checkpoint` (``settings``, ``standardization``, names).
     """
 
-    def __init__(
-        self, path: str | Path, every: int, *, max_share: float | None = 0.1, **kwargs: Any
-    ) -> None:
+    def __init__(self, path: str | Path, every: int, **kwargs: Any) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be an integer >= 1; got {every!r}")
-        if max_share is not None and not 0 < max_share <= 1:
-            raise ValueError(f"max_share must be None or in (0, 1]; got {max_share!r}")
         self.path, self.every, self.kwargs = Path(path), every, kwargs
-        self.max_share = max_share
-        self._cost = 0.0  # seconds the last write took
-        self._written_at = -math.inf  # when it ended (time.perf_counter)
+        self._rows = _HistoryFile(history_path(self.path))
 
     def on_epoch_end(self, state: Any, net: Network) -> None:
         if state.epoch % self.every:
             return
-        start = time.perf_counter()
-        if self.max_share is not None and start - self._written_at < self._cost / self.max_share:
-            return  # the last write was recent and long: this one would exceed the share
-        save_checkpoint(self.path, net, state, **self.kwargs)
-        self._written_at = time.perf_counter()
-        self._cost = self._written_at - start
+        meta = _checkpoint_meta(net, **self.kwargs)
+        rows = self._rows if _rows_apart(state) else None
+        _write_checkpoint(self.path, net, state, meta, rows)
+
+
+def _rows_apart(state: Any) -> bool:
+    """Whether the state's history can be kept as rows: a TrainState whose every list has
+    one entry per epoch (L-BFGS records no gradient norms: its checkpoints hold them)."""
+    from .training import TrainState
+
+    if not isinstance(state, TrainState):
+        return False
+    h = state.history
+    E = len(h.loss)
+    return len(h.lr) == len(h.grad_norm) == len(h.dead_fraction) == E and len(h.val_loss) in {0, E}
+
+
+_HISTORY_MAGIC = b"DPHIST\x00\x01"
+"""The first 8 bytes of a history file; the next 8 are the row width (uint64, little-endian),
+then the rows, float64 little-endian (:func:`deltaprop.training.history_rows`)."""
+_HISTORY_HEADER = 16
+
+
+def history_path(checkpoint: str | Path) -> Path:
+    """The history file of a checkpoint: ``run/checkpoint.safetensors`` → ``run/checkpoint.history``
+    (another name: ``<name>.history``)."""
+    checkpoint = Path(checkpoint)
+    if checkpoint.suffix == ".safetensors":
+        return checkpoint.with_suffix(".history")
+    return checkpoint.with_name(checkpoint.name + ".history")
+
+
+def _remove_history_file(checkpoint: Path) -> None:
+    """Remove the history file beside ``checkpoint`` if it is one (starts as one does)."""
+    path = history_path(checkpoint)
+    with contextlib.suppress(OSError, ValueError):
+        f, _ = _files.open_regular(path, MAX_FILE_BYTES, "history file")
+        with f:
+            head = f.read(len(_HISTORY_MAGIC))
+        if head == _HISTORY_MAGIC:
+            os.unlink(path)
+
+
+class _HistoryFile:
+    """The history file a :class:`CheckpointEvery` appends to.
+
+    ``_end`` is ``(history, rows, width, sha256, file id)`` of what this object last wrote
+    (None before its first write): the rows the file holds for sure, their digest, and the
+    file's (device, inode), so that a file replaced or removed meanwhile is written whole
+    again. It is replaced in one assignment, so an interrupt leaves the old or the new.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._end: tuple[Any, int, int, Any, tuple[int, int]] | None = None
+
+    def append(self, state: Any, L: int) -> str:
+        """Make the file hold the history's rows (durably); the SHA-256 of its first E."""
+        from .training import history_rows, history_width
+
+        h = state.history
+        E, width = len(h.loss), history_width(L, bool(h.val_loss))
+        end = self._end
+        if end is None or end[0] is not h or end[1] > E or end[2] != width or not self._same(end):
+            data = _HISTORY_MAGIC + width.to_bytes(8, "little") + history_rows(h, 0, L).tobytes()
+            write_atomic(self.path, data)
+            digest = hashlib.sha256(data)
+        else:
+            data = history_rows(h, end[1], L).tobytes()
+            offset = _HISTORY_HEADER + end[1] * width * 8
+            fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+            try:
+                os.lseek(fd, offset, os.SEEK_SET)
+                _write_all(fd, data)
+                os.ftruncate(fd, offset + len(data))  # rows of a write cut short, if any
+                os.fsync(fd)  # the rows are on disk before a checkpoint counts them
+            finally:
+                os.close(fd)
+            digest = end[3].copy()
+            digest.update(data)
+        st = os.stat(self.path)
+        self._end = (h, E, width, digest, (st.st_dev, st.st_ino))
+        return digest.hexdigest()
+
+    def _same(self, end: tuple[Any, ...]) -> bool:
+        """The file is the one last written, with at least the rows written then."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        size = _HISTORY_HEADER + end[1] * end[2] * 8
+        return (st.st_dev, st.st_ino) == end[4] and stat.S_ISREG(st.st_mode) and st.st_size >= size
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _net_tensors(net: Network) -> dict[str, np.ndarray]:
@@ -491,12 +616,14 @@ def _json_object(obj: Any, param: str) -> dict[str, Any]:
         raise TypeError(f"{param} must be JSON-serialisable: {e}") from None
 
 
-def _write(path: str | Path, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+def _write(
+    path: str | Path, tensors: dict[str, np.ndarray], meta: dict[str, Any], sync_folder: bool = True
+) -> Path:
     from safetensors.numpy import save as st_save
 
     data = st_save(tensors, metadata={"deltaprop": json.dumps(meta)})
     path = Path(path)
-    write_atomic(path, data)
+    write_atomic(path, data, sync_folder=sync_folder)
     return path
 
 
@@ -527,7 +654,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
+def write_atomic(path: str | Path, data: bytes, *, sync_folder: bool = True) -> None:
     """Write ``data`` to ``path`` so that ``path`` is never seen half-written.
 
     The bytes go to a new temporary file in the same folder (created with the usual
@@ -538,7 +665,9 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     ``FileNotFoundError`` naming ``path``). The temporary name is
     ``.<name, cut to 64 characters>.<pid>-<random>.tmp``, so a target name of up to 255
     characters works; temporary files left by a writer that was killed (its process is gone)
-    are removed by the next write to the same target.
+    are removed by the next write to the same target. With ``sync_folder=False`` the folder
+    is not ``fsync``-ed after the rename: the rename may then be lost to a power failure
+    (the old file stays, whole), never half-done.
     """
     path = Path(path)
     if path.is_dir():
@@ -559,6 +688,8 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if not sync_folder:
+        return
     with contextlib.suppress(OSError, AttributeError):  # make the rename itself durable (POSIX)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -689,6 +820,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if not isinstance(meta[key], dict):
             raise _bad(path, f"field {key!r} must be a JSON object; got {meta[key]!r}")
     arrays = {name[len("state.") :]: a for name, a in tensors.items() if name.startswith("state.")}
+    if meta["train_state"].get("version") == TrainState.VERSION_ROWS_APART:
+        arrays.update(_history_file_rows(path, meta["train_state"], arrays, model.net.L))
     try:
         state = TrainState.from_arrays(arrays, meta["train_state"])
     except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as e:
@@ -698,6 +831,58 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except (TypeError, KeyError, IndexError, AttributeError, ArithmeticError) as e:
         raise _bad(path, f"invalid training state ({type(e).__name__})") from None
     return Checkpoint(model, state, meta["settings"])
+
+
+def _history_file_rows(
+    path: Path, state_meta: dict[str, Any], arrays: dict[str, Any], L: int
+) -> dict[str, np.ndarray]:
+    """The ``history.*`` arrays of a periodic checkpoint, from the first ``rows`` rows of its
+    history file, checked as every file read here is: a regular file, its size against the
+    rows before a byte is read, their SHA-256 against the checkpoint's; no content echoed."""
+    from .training import history_arrays, history_width
+
+    h = state_meta.get("history")
+    rows, validation = (h.get("rows"), h.get("validation")) if isinstance(h, dict) else (0, 0)
+    digest = h.get("sha256") if isinstance(h, dict) else None
+    if not _is_int(rows) or rows < 0 or not isinstance(validation, bool):
+        raise _bad(path, "invalid training state: the history's 'rows' or 'validation' field")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise _bad(path, "invalid training state: the history's 'sha256' is not 64 hex digits")
+    if any(name.startswith("history.") for name in arrays):
+        raise _bad(path, "invalid training state: history tensors beside a history file")
+    sidecar, width = history_path(path), history_width(L, validation)
+    need = _HISTORY_HEADER + rows * width * 8
+    try:
+        f, size = _files.open_regular(sidecar, MAX_FILE_BYTES, "history file")
+    except FileNotFoundError:
+        raise _bad(
+            path,
+            f"its history file {sidecar} is missing (a periodic checkpoint keeps the "
+            f"history's rows there: keep the two files together)",
+        ) from None
+    except (OSError, ValueError) as e:
+        raise _bad(path, f"its history file: {e}") from None
+    with f:
+        if size < need:
+            raise _bad(
+                path,
+                f"its history file {sidecar} is short: {size} bytes, {need} needed for the "
+                f"{rows} epochs the checkpoint covers",
+            )
+        data = f.read(need)
+    if len(data) < need or data[:_HISTORY_HEADER] != _HISTORY_MAGIC + width.to_bytes(8, "little"):
+        raise _bad(path, f"{sidecar} is not a history file of this checkpoint's network")
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise _bad(
+            path,
+            f"its history file {sidecar} does not match it (the SHA-256 of the first "
+            f"{rows} rows differs: changed, or another run's)",
+        )
+    table = np.frombuffer(data, dtype="<f8", offset=_HISTORY_HEADER).reshape(rows, width)
+    return history_arrays(table.astype(np.float64), L, validation)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _check_state(path: Path, state: Any, net: Network) -> None:
@@ -1100,6 +1285,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointEvery",
     "Model",
+    "history_path",
     "load",
     "load_checkpoint",
     "load_model",

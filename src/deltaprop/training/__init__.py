@@ -63,6 +63,9 @@ from ._state import (
     NonFiniteLossError,
     TrainingInterrupted,
     TrainState,
+    history_arrays,
+    history_rows,
+    history_width,
 )
 
 __all__ = [
@@ -73,5 +76,8 @@ __all__ = [
     "TrainingInterrupted",
     "accuracy",
     "fit",
+    "history_arrays",
+    "history_rows",
+    "history_width",
     "r2_score",
 ]

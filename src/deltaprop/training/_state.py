@@ -171,6 +171,9 @@ class TrainState:
 
     FORMAT = "deltaprop.TrainState"
     VERSION = 1
+    VERSION_ROWS_APART = 2
+    """The version of :meth:`to_arrays` ``(history=False)``: the same, without the history's
+    rows (an older deltaprop refuses it by its version rather than misreading it)."""
 
     @property
     def finished(self) -> bool:
@@ -189,8 +192,17 @@ class TrainState:
 
     # --- serialisation --------------------------------------------------------------------
 
-    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def to_arrays(self, *, history: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The state as NumPy arrays (for safetensors) and JSON-ready metadata.
+
+        Parameters
+        ----------
+        history : bool, default True
+            Include the history's per-epoch lists (O(epochs so far)). With False they are
+            left out, the metadata's ``version`` is 2 and its ``history`` says how many rows
+            (``"rows"``) and whether with validation (``"validation"``): the rows are kept
+            elsewhere (:func:`history_rows`; a periodic checkpoint's history file), and
+            :meth:`from_arrays` needs them back as :func:`history_arrays` gives them.
 
         Returns
         -------
@@ -206,14 +218,16 @@ class TrainState:
         """
         h = self.history
         E = len(h.loss)
-        arrays: dict[str, np.ndarray] = {
-            "history.loss": np.asarray(h.loss, dtype=np.float64).reshape(E),
-            "history.val_loss": np.asarray(h.val_loss, dtype=np.float64).reshape(-1),
-            "history.val_score": np.asarray(h.val_score, dtype=np.float64).reshape(-1),
-            "history.grad_norm": _matrix(h.grad_norm, E),
-            "history.dead_fraction": _matrix(h.dead_fraction, E),
-            "history.lr": np.asarray(h.lr, dtype=np.float64).reshape(E),
-        }
+        arrays: dict[str, np.ndarray] = {}
+        if history:
+            arrays = {
+                "history.loss": np.asarray(h.loss, dtype=np.float64).reshape(E),
+                "history.val_loss": np.asarray(h.val_loss, dtype=np.float64).reshape(-1),
+                "history.val_score": np.asarray(h.val_score, dtype=np.float64).reshape(-1),
+                "history.grad_norm": _matrix(h.grad_norm, E),
+                "history.dead_fraction": _matrix(h.dead_fraction, E),
+                "history.lr": np.asarray(h.lr, dtype=np.float64).reshape(E),
+            }
         if self.best_W is not None and self.best_b is not None:
             for l in range(1, len(self.best_W) + 1):
                 arrays[f"best.W.{l}"] = np.ascontiguousarray(_array.to_numpy(self.best_W[l]))
@@ -246,6 +260,10 @@ class TrainState:
                 "score_name": h.score_name,
             },
         }
+        if not history:
+            meta["version"] = self.VERSION_ROWS_APART
+            meta["history"]["rows"] = E
+            meta["history"]["validation"] = bool(h.val_loss)
         return arrays, meta
 
     @classmethod
@@ -253,10 +271,10 @@ class TrainState:
         """Rebuild a state from :meth:`to_arrays`'s output (validated: ``ValueError`` if not)."""
         if not isinstance(meta, dict) or meta.get("format") != cls.FORMAT:
             raise ValueError(f"not a {cls.FORMAT} checkpoint (metadata 'format' is missing)")
-        if meta.get("version") != cls.VERSION:
+        if meta.get("version") not in (cls.VERSION, cls.VERSION_ROWS_APART):
             raise ValueError(
                 f"TrainState version {meta.get('version')!r} is not supported "
-                f"(this deltaprop reads version {cls.VERSION})"
+                f"(this deltaprop reads versions {cls.VERSION} and {cls.VERSION_ROWS_APART})"
             )
         try:
             a = {k: np.asarray(v) for k, v in arrays.items()}
@@ -308,6 +326,52 @@ class TrainState:
             raise ValueError(f"TrainState checkpoint holds a number out of range ({e})") from None
         _check_numbers(state)
         return state
+
+
+# --- the history as rows: what a periodic checkpoint appends --------------------------------------
+
+
+def history_width(L: int, validation: bool) -> int:
+    """Numbers in one epoch's row (:func:`history_rows`) of a network of ``L`` layers."""
+    return 2 + 2 * bool(validation) + L + max(L - 1, 0)
+
+
+def history_rows(history: History, start: int, L: int) -> np.ndarray:
+    """Epochs ``start + 1 .. E`` of ``history`` as rows, one per epoch: float64 of shape
+    (E − start, :func:`history_width`), C-contiguous.
+
+    A row is ``loss, lr``, then ``val_loss, val_score`` when the run has validation, then
+    ``grad_norm[1..L]`` and ``dead_fraction[1..L−1]``. Its cost is that of the rows asked
+    for, not of the whole history (the lists are sliced before anything is converted).
+    """
+    h, E = history, len(history.loss)
+    k, validation = E - start, bool(history.val_loss)
+    columns = [h.loss[start:], h.lr[start:]]
+    if validation:
+        columns += [h.val_loss[start:], h.val_score[start:]]
+    rows = np.empty((k, history_width(L, validation)), dtype=np.float64)
+    for c, values in enumerate(columns):
+        rows[:, c] = values
+    c = len(columns)
+    rows[:, c : c + L] = _matrix(h.grad_norm[start:], k).reshape(k, L)
+    rows[:, c + L :] = _matrix(h.dead_fraction[start:], k).reshape(k, max(L - 1, 0))
+    return rows
+
+
+def history_arrays(rows: np.ndarray, L: int, validation: bool) -> dict[str, np.ndarray]:
+    """The ``"history.*"`` arrays of :meth:`TrainState.to_arrays` from :func:`history_rows`'s
+    rows (E, width): what :meth:`TrainState.from_arrays` reads."""
+    E = rows.shape[0]
+    c = 4 if validation else 2
+    empty = np.empty(0, dtype=np.float64)
+    return {
+        "history.loss": rows[:, 0].copy(),
+        "history.lr": rows[:, 1].copy(),
+        "history.val_loss": rows[:, 2].copy() if validation else empty,
+        "history.val_score": rows[:, 3].copy() if validation else empty,
+        "history.grad_norm": rows[:, c : c + L].reshape(E, L).copy(),
+        "history.dead_fraction": rows[:, c + L :].reshape(E, max(L - 1, 0)).copy(),
+    }
 
 
 def _check_numbers(state: TrainState) -> None:
