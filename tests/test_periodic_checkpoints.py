@@ -17,6 +17,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,6 +65,20 @@ def _width(L=2, validation=True):
     return 2 + 2 * validation + L + L - 1
 
 
+@pytest.fixture()
+def quick_dir(tmp_path):
+    """A folder in memory (/dev/shm) where there is one, so the many writes of a test of the
+    write's logic do not wait on fsync; elsewhere tmp_path."""
+    if not os.access("/dev/shm", os.W_OK):
+        yield tmp_path
+        return
+    folder = tempfile.mkdtemp(dir="/dev/shm", prefix="deltaprop-test-")
+    try:
+        yield Path(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class _StopError(Exception):
     """Ends a run at once, as a crash would: no rollback, no checkpoint of its own."""
 
@@ -76,8 +92,13 @@ class _StopAt:
             raise _StopError
 
 
-def test_a_periodic_write_costs_the_same_bytes_at_any_epoch(tmp_path):
-    path = tmp_path / "checkpoint.safetensors"
+def test_a_periodic_write_costs_the_same_bytes_at_any_epoch(quick_dir, monkeypatch):
+    """Bytes written per periodic write, counted on disk: the checkpoint (rewritten whole)
+    plus what the history file grew by. With at most 30 rows kept in the checkpoint (the
+    file is fsync-ed when more are pending), a write every 10 epochs cycles through 0, 10,
+    20 and 30 rows in the checkpoint, and appends 10 rows, whatever the epoch."""
+    monkeypatch.setattr(io, "_TAIL_ROWS", 30)
+    path = quick_dir / "checkpoint.safetensors"
     written = []
 
     class OnDisk:  # after CheckpointEvery: what the write left
@@ -85,21 +106,27 @@ def test_a_periodic_write_costs_the_same_bytes_at_any_epoch(tmp_path):
             if state.epoch % 10 == 0:
                 written.append((path.stat().st_size, history_path(path).stat().st_size))
 
-    net, state = _fit(
-        dp.Network([2, 4, 1], seed=1), TrainState(), 200, [CheckpointEvery(path, 10), OnDisk()]
-    )
+    callbacks = [CheckpointEvery(path, 10), OnDisk()]
+    net, state = _fit(dp.Network([2, 4, 1], seed=1), TrainState(), 200, callbacks)
     row = _width() * 8
-    checkpoint_sizes = [c for c, _ in written]
+    sizes = [c for c, _ in written]
     appended = [b - a for (_, a), (_, b) in itertools.pairwise(written)]
     assert written[0][1] == _HEADER + 10 * row  # the first write: the file whole (10 rows)
     assert appended == [10 * row] * 19  # then 10 rows per write, whatever the epoch
-    assert max(checkpoint_sizes) - min(checkpoint_sizes) <= 32  # digits of the counters
+    for k in range(4):  # writes 1, 5, 9, ...: the same bytes (but for digits of counters)
+        cycle = sizes[k::4]
+        assert max(cycle) - min(cycle) <= 32, (k, cycle)
+        assert abs(sizes[k] - sizes[0] - 10 * k * row) <= 64  # k × 10 rows held in it
     # what the same checkpoint with the whole history (the old periodic write) would cost
-    save_checkpoint(tmp_path / "whole.safetensors", net, state)
-    assert (tmp_path / "whole.safetensors").stat().st_size > checkpoint_sizes[-1] + 190 * row
+    save_checkpoint(quick_dir / "whole.safetensors", net, state)
+    assert (quick_dir / "whole.safetensors").stat().st_size > max(sizes) + 160 * row
 
 
-def test_a_resume_from_a_periodic_checkpoint_is_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("tail_rows", [0, 64])
+def test_a_resume_from_a_periodic_checkpoint_is_bit_for_bit(tmp_path, monkeypatch, tail_rows):
+    """With every row in the history file (tail 0: fsync-ed at every write), and with the
+    last rows in the checkpoint itself (the default)."""
+    monkeypatch.setattr(io, "_TAIL_ROWS", tail_rows)
     expected = _fingerprint(*_fit(dp.Network([2, 4, 1], seed=1), TrainState(), 30))
     path = tmp_path / "checkpoint.safetensors"
     with pytest.raises(_StopError):  # stopped hard after epoch 17: the checkpoint of epoch 15
@@ -148,23 +175,25 @@ class _Mark:
         self.marks.append(self.counter[0])
 
 
-def test_a_signal_at_every_line_of_a_periodic_write_resumes_bit_for_bit(tmp_path):
-    """Epochs 1 and 2 of 3 each end in a periodic write (epoch 1: the history file written
-    whole; epoch 2: appended to). A SIGINT at each of their lines (the first time each runs:
+def test_a_signal_at_every_line_of_a_periodic_write_resumes_bit_for_bit(quick_dir, monkeypatch):
+    """Epochs 1 to 3 of 4 each end in a periodic write (epoch 1: the history file written
+    whole; 2: a row appended, kept in the checkpoint too; 3: appended and fsync-ed, as more
+    than one row, ``_TAIL_ROWS`` here, would be pending). A SIGINT at each of their lines (the first time each runs:
     a loop's later rounds add nothing); then both ways out must end as the run never
     stopped: the files as they are at that moment (a SIGKILL there), and the interrupt's own
     checkpoint (what ``deltaprop train`` writes)."""
-    epochs = 3
+    monkeypatch.setattr(io, "_TAIL_ROWS", 1)
+    epochs = 4
     expected = _fingerprint(*_fit(dp.Network([2, 4, 1], seed=1), TrainState(), epochs))
     counter, marks, seen = [0], [], []
-    path = tmp_path / "run" / "checkpoint.safetensors"
+    path = quick_dir / "run" / "checkpoint.safetensors"
     path.parent.mkdir()
     callbacks = [_Mark(counter, marks), CheckpointEvery(path, 1), _Mark(counter, marks)]
     _fit(
         dp.Network([2, 4, 1], seed=1), TrainState(), epochs, callbacks, _tracer(counter, None, seen)
     )
     lines = []
-    for start, stop in ((marks[0], marks[1]), (marks[2], marks[3])):
+    for start, stop in ((marks[0], marks[1]), (marks[2], marks[3]), (marks[4], marks[5])):
         first = {}  # line number -> its first event in this write
         for k in range(start + 1, stop + 1):
             first.setdefault(seen[k - 1], k)
@@ -297,7 +326,7 @@ def _foreign(rows, tmp_path):
     "harm, message",
     [
         (lambda rows, tmp: rows.unlink(), "is missing (a periodic checkpoint keeps"),
-        (lambda rows, tmp: os.truncate(rows, rows.stat().st_size - 1), "is short: "),
+        (lambda rows, tmp: os.truncate(rows, _HEADER + 8 * 7 * 2), "is short: "),
         (lambda rows, tmp: _flip(rows, _HEADER + 8 * 7 * 3), "does not match it"),
         (_foreign, "does not match it"),
         (lambda rows, tmp: rows.write_bytes(_SECRET * 100), "is not a history file of this"),

@@ -61,7 +61,7 @@ import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import numpy as np
 
@@ -373,7 +373,8 @@ def _write_checkpoint(
         arrays, state_meta = state.to_arrays()
     else:
         arrays, state_meta = state.to_arrays(history=False)
-        state_meta["history"]["sha256"] = rows.append(state, net.L)
+        synced, digest, arrays["history.tail"] = rows.append(state, net.L)
+        state_meta["history"].update(file_rows=synced, sha256=digest)
     meta["train_state"] = _json_object(state_meta, "state.to_arrays() meta")
     tensors = _net_tensors(net)
     for name, value in arrays.items():
@@ -465,55 +466,78 @@ def _remove_history_file(checkpoint: Path) -> None:
             os.unlink(path)
 
 
+_TAIL_ROWS = 64
+"""A periodic checkpoint holds at most this many of the history's last rows itself: the
+rows appended since the history file was last ``fsync``-ed, so that the file is flushed to
+disk about once every ``_TAIL_ROWS`` epochs rather than at every write."""
+
+
+class _Written(NamedTuple):
+    """What a :class:`_HistoryFile` last wrote."""
+
+    history: Any  # the History the rows came from
+    rows: int  # rows in the file (written; on disk once synced)
+    width: int
+    digest: Any  # SHA-256 of the header and those rows
+    synced: int  # rows known to be on disk (the file was fsync-ed after them)
+    synced_digest: Any  # SHA-256 of the header and those rows
+    file: tuple[int, int]  # (device, inode): a file replaced meanwhile is written whole
+
+
 class _HistoryFile:
     """The history file a :class:`CheckpointEvery` appends to.
 
-    ``_end`` is ``(history, rows, width, sha256, file id)`` of what this object last wrote
-    (None before its first write): the rows the file holds for sure, their digest, and the
-    file's (device, inode), so that a file replaced or removed meanwhile is written whole
-    again. It is replaced in one assignment, so an interrupt leaves the old or the new.
+    The file holds the rows of epochs 1..``rows``; the first ``synced`` are on disk. A
+    checkpoint relies on the synced ones only (it records their count and SHA-256) and holds
+    the rest itself (at most :data:`_TAIL_ROWS`), so a power failure that loses unsynced
+    rows loses nothing a checkpoint needs. ``_written`` is replaced in one assignment, so an
+    interrupt leaves the old record or the new one, and the next write starts from it.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._end: tuple[Any, int, int, Any, tuple[int, int]] | None = None
+        self._written: _Written | None = None
 
-    def append(self, state: Any, L: int) -> str:
-        """Make the file hold the history's rows (durably); the SHA-256 of its first E."""
+    def append(self, state: Any, L: int) -> tuple[int, str, np.ndarray]:
+        """Append the history's new rows; the rows on disk, their SHA-256 and the rest."""
         from .training import history_rows, history_width
 
         h = state.history
         E, width = len(h.loss), history_width(L, bool(h.val_loss))
-        end = self._end
-        if end is None or end[0] is not h or end[1] > E or end[2] != width or not self._same(end):
+        w = self._written
+        if w is None or w.history is not h or w.rows > E or w.width != width or not self._same(w):
             data = _HISTORY_MAGIC + width.to_bytes(8, "little") + history_rows(h, 0, L).tobytes()
-            write_atomic(self.path, data)
-            digest = hashlib.sha256(data)
+            write_atomic(self.path, data)  # fsync-ed: the whole file is on disk
+            digest = synced_digest = hashlib.sha256(data)
+            synced = E
         else:
-            data = history_rows(h, end[1], L).tobytes()
-            offset = _HISTORY_HEADER + end[1] * width * 8
+            data = history_rows(h, w.rows, L).tobytes()
+            offset = _HISTORY_HEADER + w.rows * width * 8
+            sync = E - w.synced > _TAIL_ROWS
             fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
             try:
                 os.lseek(fd, offset, os.SEEK_SET)
                 _write_all(fd, data)
                 os.ftruncate(fd, offset + len(data))  # rows of a write cut short, if any
-                os.fsync(fd)  # the rows are on disk before a checkpoint counts them
+                if sync:
+                    os.fsync(fd)  # on disk before a checkpoint counts on them
             finally:
                 os.close(fd)
-            digest = end[3].copy()
+            digest = w.digest.copy()
             digest.update(data)
+            synced, synced_digest = (E, digest) if sync else (w.synced, w.synced_digest)
         st = os.stat(self.path)
-        self._end = (h, E, width, digest, (st.st_dev, st.st_ino))
-        return digest.hexdigest()
+        self._written = _Written(h, E, width, digest, synced, synced_digest, (st.st_dev, st.st_ino))
+        return synced, synced_digest.hexdigest(), history_rows(h, synced, L)
 
-    def _same(self, end: tuple[Any, ...]) -> bool:
+    def _same(self, w: _Written) -> bool:
         """The file is the one last written, with at least the rows written then."""
         try:
             st = os.stat(self.path)
         except OSError:
             return False
-        size = _HISTORY_HEADER + end[1] * end[2] * 8
-        return (st.st_dev, st.st_ino) == end[4] and stat.S_ISREG(st.st_mode) and st.st_size >= size
+        size = _HISTORY_HEADER + w.rows * w.width * 8
+        return (st.st_dev, st.st_ino) == w.file and stat.S_ISREG(st.st_mode) and st.st_size >= size
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -836,22 +860,40 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 def _history_file_rows(
     path: Path, state_meta: dict[str, Any], arrays: dict[str, Any], L: int
 ) -> dict[str, np.ndarray]:
-    """The ``history.*`` arrays of a periodic checkpoint, from the first ``rows`` rows of its
-    history file, checked as every file read here is: a regular file, its size against the
-    rows before a byte is read, their SHA-256 against the checkpoint's; no content echoed."""
+    """The ``history.*`` arrays of a periodic checkpoint: the first ``file_rows`` rows of its
+    history file, then the rows the checkpoint holds itself (``history.tail``). The file is
+    checked as every file read here is: a regular file, its size against the rows before a
+    byte is read, their SHA-256 against the checkpoint's; no content echoed."""
     from .training import history_arrays, history_width
 
     h = state_meta.get("history")
-    rows, validation = (h.get("rows"), h.get("validation")) if isinstance(h, dict) else (0, 0)
-    digest = h.get("sha256") if isinstance(h, dict) else None
-    if not _is_int(rows) or rows < 0 or not isinstance(validation, bool):
-        raise _bad(path, "invalid training state: the history's 'rows' or 'validation' field")
-    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+    h = h if isinstance(h, dict) else {}
+    rows, n, validation = h.get("rows"), h.get("file_rows"), h.get("validation")
+    tail = arrays.pop("history.tail", None)
+    if not (_is_int(rows) and _is_int(n) and 0 <= n <= rows and isinstance(validation, bool)):
+        raise _bad(path, "invalid training state: the history's rows, file_rows or validation")
+    if not isinstance(h.get("sha256"), str) or not _SHA256.fullmatch(h["sha256"]):
         raise _bad(path, "invalid training state: the history's 'sha256' is not 64 hex digits")
     if any(name.startswith("history.") for name in arrays):
         raise _bad(path, "invalid training state: history tensors beside a history file")
     sidecar, width = history_path(path), history_width(L, validation)
-    need = _HISTORY_HEADER + rows * width * 8
+    if not isinstance(tail, np.ndarray) or tail.shape != (rows - n, width) or tail.dtype != "f8":
+        raise _bad(path, f"invalid training state: history.tail is not float64 {(rows - n, width)}")
+    data = _history_file_head(path, sidecar, _HISTORY_HEADER + n * width * 8, n)
+    if data[:_HISTORY_HEADER] != _HISTORY_MAGIC + width.to_bytes(8, "little"):
+        raise _bad(path, f"{sidecar} is not a history file of this checkpoint's network")
+    if hashlib.sha256(data).hexdigest() != h["sha256"]:
+        raise _bad(
+            path,
+            f"its history file {sidecar} does not match it (the SHA-256 of the first "
+            f"{n} rows differs: changed, or another run's)",
+        )
+    head = np.frombuffer(data, dtype="<f8", offset=_HISTORY_HEADER).reshape(n, width)
+    return history_arrays(np.concatenate([head, tail]).astype(np.float64), L, validation)
+
+
+def _history_file_head(path: Path, sidecar: Path, need: int, n: int) -> bytes:
+    """The first ``need`` bytes of a checkpoint's history file (header and ``n`` rows)."""
     try:
         f, size = _files.open_regular(sidecar, MAX_FILE_BYTES, "history file")
     except FileNotFoundError:
@@ -863,23 +905,14 @@ def _history_file_rows(
     except (OSError, ValueError) as e:
         raise _bad(path, f"its history file: {e}") from None
     with f:
-        if size < need:
-            raise _bad(
-                path,
-                f"its history file {sidecar} is short: {size} bytes, {need} needed for the "
-                f"{rows} epochs the checkpoint covers",
-            )
-        data = f.read(need)
-    if len(data) < need or data[:_HISTORY_HEADER] != _HISTORY_MAGIC + width.to_bytes(8, "little"):
-        raise _bad(path, f"{sidecar} is not a history file of this checkpoint's network")
-    if hashlib.sha256(data).hexdigest() != digest:
+        data = f.read(need) if size >= need else b""
+    if len(data) < need:
         raise _bad(
             path,
-            f"its history file {sidecar} does not match it (the SHA-256 of the first "
-            f"{rows} rows differs: changed, or another run's)",
+            f"its history file {sidecar} is short: {size} bytes, {need} needed for the "
+            f"{n} epochs the checkpoint counts on",
         )
-    table = np.frombuffer(data, dtype="<f8", offset=_HISTORY_HEADER).reshape(rows, width)
-    return history_arrays(table.astype(np.float64), L, validation)
+    return data
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
