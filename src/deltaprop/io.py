@@ -394,15 +394,18 @@ class CheckpointEvery:
 
     Each write costs the same whatever the epoch (O(epoch state), not O(history)): the
     checkpoint holds the network, the best weights, the optimiser's and the generator's state
-    and the counters, and the history's per-epoch rows go to the append-only history file
-    beside it (:func:`history_path`: ``checkpoint.history`` beside ``checkpoint.safetensors``)
-    — only the rows since the last write, flushed to disk before the checkpoint is replaced,
-    which records how many rows it covers and their SHA-256. :func:`load_checkpoint` reads it
-    back with them. A crash between the two writes leaves rows the checkpoint does not cover;
-    they are ignored, and overwritten by the next write. The first write of each
-    ``CheckpointEvery`` writes the history file whole (once per run). :func:`save_checkpoint`
-    (a run's final and interrupt checkpoints) holds the whole history, needs no history file
-    and removes it.
+    and the counters; the history's rows since the last write are appended to the history
+    file beside it (:func:`history_path`: ``checkpoint.history`` beside
+    ``checkpoint.safetensors``), and the checkpoint is then replaced atomically. It counts
+    on the file's rows that are known to be on disk (their number and SHA-256) and holds the
+    rows appended since the file was last ``fsync``-ed itself (at most 64: the file is
+    synced when more would be pending), so a write costs one ``fsync``, the checkpoint's
+    (and the file's, once per 64 epochs or so).
+    :func:`load_checkpoint` reads the two back together. A crash between the append and the
+    replace leaves rows the checkpoint does not count; they are ignored, and overwritten by
+    the next write. The first write of each ``CheckpointEvery`` writes the history file
+    whole (once per run). :func:`save_checkpoint` (a run's final and interrupt checkpoints)
+    holds the whole history, needs no history file and removes it.
 
     Parameters
     ----------
@@ -419,11 +422,14 @@ class CheckpointEvery:
             raise ValueError(f"every must be an integer >= 1; got {every!r}")
         self.path, self.every, self.kwargs = Path(path), every, kwargs
         self._rows = _HistoryFile(history_path(self.path))
+        self._meta: tuple[Network, dict[str, Any]] | None = None
 
     def on_epoch_end(self, state: Any, net: Network) -> None:
         if state.epoch % self.every:
             return
-        meta = _checkpoint_meta(net, **self.kwargs)
+        if self._meta is None or self._meta[0] is not net:  # the same at every epoch
+            self._meta = (net, _checkpoint_meta(net, **self.kwargs))
+        meta = dict(self._meta[1])
         rows = self._rows if _rows_apart(state) else None
         _write_checkpoint(self.path, net, state, meta, rows)
 
