@@ -137,6 +137,12 @@ def is_dask(x: Any) -> bool:
     return array_api_compat.is_dask_array(x)
 
 
+def is_sparse(x: Any) -> bool:
+    """Whether ``x`` is a scipy.sparse matrix or array (without importing scipy)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and bool(sparse.issparse(x))
+
+
 def device_of(x: Any) -> Any:
     """The device an array lives on (``"cpu"`` for NumPy)."""
     return array_api_compat.device(x)

@@ -37,6 +37,10 @@ leaves this module; except where the caller passes ``out=``: the fit loop hands 
 optimiser's flat gradient buffer, so that a step allocates no parameter-sized array and the
 optimiser need not copy the gradients into it.
 
+A scipy.sparse ``X`` (inputs only) changes two products of layer 1, :math:`W^{[1]} X` and
+:math:`\delta^{[1]} X^T`: scipy computes them at the cost of X's non-zeros (``_matmul``);
+everything else is the dense code, since :math:`Z^{[1]}` and every later array are dense.
+
 Other activations than ReLU and identity go through their own ``g``/``g_prime`` (still with
 the buffers of 1, 2 and 4); any other case (another backend, mixed dtypes, a hidden activation
 that is not element-wise) is not handled here: :func:`applicable` says so, and
@@ -54,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _array
 from ._layers import Layers
 from .activations import identity, relu
 from .losses import cost_of, mse, sample_costs, weight_scale
@@ -129,10 +134,12 @@ def applicable(net: Any, X: Any, Y: Any, sample_weight: Any = None) -> bool:
     """Whether :func:`gradients` handles this network and batch (else use the reference).
 
     NumPy backend; ``X`` of shape ``(n_0, m)``, ``Y`` of shape ``(n_L, m)``, ``m >= 1``, and
-    ``sample_weight`` None or of shape ``(1, m)``, all NumPy arrays of the network's dtype;
-    every hidden activation element-wise.
+    ``sample_weight`` None or of shape ``(1, m)``, all NumPy arrays of the network's dtype
+    (``X`` may be a scipy.sparse matrix of it); every hidden activation element-wise.
     """
-    if net.backend != "numpy" or type(X) is not np.ndarray or type(Y) is not np.ndarray:
+    if net.backend != "numpy" or type(Y) is not np.ndarray:
+        return False
+    if type(X) is not np.ndarray and not _array.is_sparse(X):  # scipy.sparse: layer 1 only
         return False
     dtype = net.dtype  # the scalar type (np.float32 or np.float64) on NumPy
     if X.dtype.type is not dtype or Y.dtype.type is not dtype or X.ndim != 2 or Y.ndim != 2:
@@ -226,7 +233,7 @@ def _forward(net: Any, ws: Workspace, X: Any) -> list[Any]:
     kinds, Z = ws.kinds, ws.Z
     A = [X]
     for l, (W_l, b_l, g_l) in enumerate(zip(net.W, net.b, net.g), start=1):
-        Z_l = np.matmul(W_l, A[l - 1], out=Z[l])  # Z^[l] = W^[l] A^[l-1] ...
+        Z_l = _matmul(W_l, A[l - 1], Z[l])  # Z^[l] = W^[l] A^[l-1] ...
         np.add(Z_l, b_l, out=Z_l)  # ... + b^[l]
         kind = kinds[l]
         if kind == _RELU:
@@ -275,7 +282,7 @@ def _step(
             dW[l] = delta @ A[l - 1].T  # ∂J/∂W^[l] = δ^[l] (A^[l-1])ᵀ
             db[l] = np.sum(delta, axis=1, keepdims=True)  # ∂J/∂b^[l] = δ^[l] 1_m
         else:  # the same, written where the optimiser reads them
-            dW[l] = np.matmul(delta, A[l - 1].T, out=out[0][l])
+            dW[l] = _matmul(delta, A[l - 1].T, out[0][l])
             db[l] = np.sum(delta, axis=1, keepdims=True, out=out[1][l])
         if l == 1:
             break
@@ -298,6 +305,15 @@ def _step(
         for W_l, dW_l in zip(W, dW):
             _add_scaled(dW_l, net.alpha, W_l)  # + α W^[l]
     return J, dW, db
+
+
+def _matmul(P: Any, Q: Any, out: Any) -> Any:
+    """``P @ Q`` into ``out``; a scipy.sparse factor (a sparse X, in layer 1) through scipy's
+    own product (the cost of its non-zeros), copied in."""
+    if type(Q) is np.ndarray:
+        return np.matmul(P, Q, out=out)
+    np.copyto(out, P @ Q)
+    return out
 
 
 def _add_scaled(Y: Any, a: float, X: Any) -> None:

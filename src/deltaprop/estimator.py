@@ -36,9 +36,11 @@ Differences from scikit-learn, on purpose:
   ``max_iter`` iterations and ``max_fun`` cost evaluations at most, ``tol`` its ``gtol``
   (the largest gradient entry), no ``n_iter_no_change``, ``early_stopping`` or
   ``partial_fit``.
-* Sparse ``X`` (scipy.sparse; any format, taken as CSR) is converted to a dense array once,
-  at the boundary, in ``fit``/``partial_fit``/``predict`` (the network's equations are dense:
-  memory :math:`n \\times n_0` floats, as scikit-learn's first layer output anyway needs).
+* Sparse ``X`` (scipy.sparse; any format, taken as CSR) stays sparse on the NumPy backend,
+  as in scikit-learn's MLPs: its transpose is the core's CSC ``X``, mini-batches are column
+  slices, and layer 1's products :math:`W^{[1]} X` and :math:`\\delta^{[1]} X^T` cost its
+  non-zeros (:mod:`deltaprop._fast`); memory :math:`O(\\mathrm{nnz})`, never
+  :math:`n \\times n_0`. Other backends get it as a dense array, converted once.
 * ``weight_init="glorot"`` (default) initialises like scikit-learn's MLPs: every
   :math:`W^{[l]}` and :math:`b^{[l]}` uniform on :math:`\pm\sqrt{6/(n_{l-1}+n_l)}`
   (:math:`\sqrt{2/\cdot}` for logistic hidden layers); ``"he"`` keeps the
@@ -328,8 +330,7 @@ class _DeltaPropMLP(BaseEstimator):
         if _array.is_dask(X):
             Xc, Yc = X.T.astype(dtype), T.T.astype(dtype)
         else:
-            Xc = np.ascontiguousarray(X.T, dtype=dtype)
-            Yc = np.ascontiguousarray(T.T, dtype=dtype)
+            Xc, Yc = _columns(X, dtype), np.ascontiguousarray(T.T, dtype=dtype)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         if incremental and self.solver == "lbfgs":
@@ -355,10 +356,14 @@ class _DeltaPropMLP(BaseEstimator):
                 multi_output=True,
                 y_numeric=not isinstance(self, ClassifierMixin),
             )
-            X = _dense(X)  # sparse: once, here (see the module docstring)
+            X = self._sparse_or_dense(X)
         if X.shape[0] < 1:
             raise ValueError("X must hold at least 1 sample; got 0")
         return X, y
+
+    def _sparse_or_dense(self, X: Any) -> Any:
+        """A scipy.sparse ``X`` kept as it is on NumPy, made dense once on other backends."""
+        return X.toarray() if sp.issparse(X) and self.backend != "numpy" else X
 
     def _new_network(self, n_features: int, hidden: list[int], n_outputs: int, dtype: Any) -> None:
         """A fresh ``network_`` and empty fitted attributes (``fit``, a first ``partial_fit``)."""
@@ -474,13 +479,13 @@ class _DeltaPropMLP(BaseEstimator):
 
             X, _ = _check_dask_data(self, X, None, reset=False)
             return forward(self.network_, X.T.astype(self.network_.dtype_name)).T
-        X = _dense(
+        X = self._sparse_or_dense(
             _validate_data(
                 self, X, reset=False, accept_sparse="csr", dtype=(np.float64, np.float32)
             )
         )
         net = self.network_
-        Xc = np.ascontiguousarray(X.T, dtype=net.dtype_name)
+        Xc = _columns(X, net.dtype_name)
         return _array.to_numpy(net.forward(Xc)).T
 
     # --- scikit-learn's view of the parameters -------------------------------------------
@@ -532,9 +537,12 @@ class _DeltaPropMLP(BaseEstimator):
         return tags
 
 
-def _dense(X: Any) -> Any:
-    """A scipy.sparse matrix as a dense ndarray (its dtype); anything else unchanged."""
-    return X.toarray() if sp.issparse(X) else X
+def _columns(X: Any, dtype: Any) -> Any:
+    """Rows ``X`` (n_samples, n_features) as the core's columns, in ``dtype``: one transpose
+    at the boundary (a CSR matrix's transpose is the CSC one, without a copy)."""
+    if sp.issparse(X):
+        return X.T.astype(dtype, copy=False)
+    return np.ascontiguousarray(X.T, dtype=dtype)
 
 
 def _check_dask_data(est: Any, X: Any, y: Any, reset: bool) -> tuple[Any, Any]:

@@ -466,7 +466,8 @@ class Network:
         return self._asarray(host)
 
     def _check_2d(self, x: Any, name: str, rows: int, rows_name: str, m: int | None) -> Any:
-        x = self._convert(x, name)
+        sparse = _array.is_sparse(x)
+        x = self._convert_sparse(x, name) if sparse else self._convert(x, name)
         if x.ndim != 2:
             hint = f"; for one sample use {name}.reshape(-1, 1)" if x.ndim == 1 else ""
             raise ValueError(
@@ -488,12 +489,31 @@ class Network:
         if x.shape[1] < 1:
             raise ValueError(f"{name} must hold at least one sample (column); got shape {x.shape}")
         xp = self.xp
-        if not bool(xp.all(xp.isfinite(x))):
+        if sparse and not np.isfinite(x.data).all():
+            coo = x.tocoo()
+            i = np.flatnonzero(~np.isfinite(coo.data))[0]
+            bad = (coo.row[i], coo.col[i])
+        elif not sparse and not bool(xp.all(xp.isfinite(x))):
             bad = np.argwhere(~np.isfinite(_array.to_numpy(x)))[0]
-            raise ValueError(
-                f"{name} must be finite; found a NaN or infinity at row {bad[0]}, column {bad[1]}"
-            )
-        return x
+        else:
+            return x
+        raise ValueError(
+            f"{name} must be finite; found a NaN or infinity at row {bad[0]}, column {bad[1]}"
+        )
+
+    def _convert_sparse(self, x: Any, name: str) -> Any:
+        """A scipy.sparse ``X`` as CSC (columns are samples: a batch is a slice of columns),
+        in the network's dtype. Only inputs may be sparse, on NumPy: scipy's products give layer
+        1's :math:`W^{[1]} X` and :math:`\\partial J/\\partial W^{[1]} = \\delta^{[1]} X^T`
+        as dense arrays at the cost of X's non-zeros; every later layer is dense anyway."""
+        if name != "X" or self.backend != "numpy":
+            where = "X on the NumPy backend" if name == "X" else "X (the inputs)"
+            raise TypeError(f"{name} is a scipy.sparse matrix: only {where} can be sparse")
+        if x.dtype.kind in "iub":
+            x = x.astype(self.dtype)
+        elif x.dtype != self.dtype:
+            raise TypeError(_checks.dtype_mismatch(name, str(x.dtype), self.dtype_name))
+        return x.tocsc()
 
     def _check_X(self, X: Any) -> Any:
         return self._check_2d(X, "X", self.sizes[0], "n_0", None)

@@ -5,7 +5,8 @@ A batch source has ``n`` (training samples per epoch), ``batches(rng)`` (the epo
 knows nothing else about the data:
 
 * :class:`MiniBatches`: in memory, shuffled with the run's generator, ``batch_size`` columns
-  at a time, each through ``net._gradients`` (back-propagation; the NumPy fast path);
+  at a time, each through ``net._gradients`` (back-propagation; the NumPy fast path); ``X``
+  may be a scipy.sparse matrix (CSC), its batches column slices of it;
 * :class:`DaskBatch`: Dask arrays, the whole data set as one batch per epoch, its gradient the
   block-size-weighted sum of the blocks' (:func:`deltaprop.distributed.gradients`).
 
@@ -173,6 +174,6 @@ def check_validation_data(net: Network, validation_data: Any) -> Batch:
 
 def take(xp: Any, x: Any, idx: np.ndarray) -> Any:
     """Columns ``idx`` of ``x`` (shape (rows, n)) in that order."""
-    if type(x) is np.ndarray:
+    if type(x) is np.ndarray or _array.is_sparse(x):  # scipy.sparse: CSC, as the checks left it
         return x[:, idx]
     return xp.take(x, _array.from_numpy(xp, idx, device=_array.device_of(x)), axis=1)
