@@ -3,42 +3,14 @@ the same sparse matrix from the same parameters, and the same predictions."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from test_estimator import _continue_both  # the dense tests' set-up, on sparse X here
 
 from deltaprop import DeltaPropClassifier, DeltaPropRegressor
-
-
-def _continue_both(ours, sk_cls, X, y, epochs, **sk_kwargs):
-    """tests/test_estimator.py's set-up: one epoch of ours, its parameters given to
-    scikit-learn's MLP, then both ``epochs`` epochs on (warm start, no shuffling)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours.set_params(max_iter=1, warm_start=True, shuffle=False, n_iter_no_change=1000)
-        ours.fit(X, y)
-        mlp = sk_cls(
-            hidden_layer_sizes=ours.hidden_layer_sizes,
-            max_iter=1,
-            shuffle=False,
-            n_iter_no_change=1000,
-            **sk_kwargs,
-        )
-        mlp.fit(X, y)
-        mlp.coefs_ = [c.copy() for c in ours.coefs_]
-        mlp.intercepts_ = [c.copy() for c in ours.intercepts_]
-        mlp.set_params(warm_start=True, max_iter=epochs)
-        mlp.fit(X, y)
-        ours.set_params(max_iter=epochs)
-        ours.fit(X, y)
-    for W_ours, W_sk in zip(ours.coefs_ + ours.intercepts_, mlp.coefs_ + mlp.intercepts_):
-        np.testing.assert_allclose(W_ours, W_sk, rtol=1e-9, atol=1e-12)
-    return mlp
 
 
 def _sparsify(X, seed=0):
